@@ -1,0 +1,31 @@
+# Builds native/build/Release/rstprobe_native.node (node-gyp, run by `npm install`).
+# The addon is Linux-only: AF_PACKET, TPACKET_V3 and tracefs do not exist elsewhere.
+{
+  "targets": [
+    {
+      "target_name": "rstprobe_native",
+      "sources": [
+        "src/addon.cc",
+        "src/arguments.cc",
+        "src/clocks.cc",
+        "src/errors.cc",
+        "src/interface_index.cc",
+        "src/packet_ring.cc",
+        "src/poll_reader.cc",
+        "src/polled_fd.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags": ["-Wall", "-Wextra"],
+      "cflags_cc": ["-Wall", "-Wextra", "-fexceptions"]
+    }
+  ]
+}
