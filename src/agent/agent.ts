@@ -1,0 +1,162 @@
+import { LocalAddressAttributor, type Attributor } from '../attribution/attributor';
+import { RouteTable } from '../attribution/routes';
+import { PrivilegeError } from '../common/errors';
+import type { Logger } from '../common/log';
+import { createAgentMetrics, type AgentMetrics } from '../common/metrics';
+import { PacketCapture, type CaptureMode } from '../capture/packet-capture';
+import type { PacketObservation } from '../capture/observation';
+import { ResetAnalyzer } from '../diagnose/reset-analyzer';
+import { startWithKernelEventsMode, type KernelEventsMode } from '../kernel/mode';
+import { KernelResetEvents } from '../kernel/reset-events';
+import type { Finding } from '../protocol/finding';
+import { HttpServer, sendText } from './http-server';
+import { CAP_NET_RAW, hasCapability } from './privileges';
+
+export interface AgentOptions {
+  nodeName: string;
+  interfaces: 'any' | string[];
+  captureMode: CaptureMode;
+  kernelEvents: KernelEventsMode;
+  listen: { host: string; port: number };
+  log: Logger;
+  /** Receives every finding: new ones, and rolled-up ones whose count grew (`update`). */
+  publish: (finding: Finding, update: boolean) => void;
+  attributor?: Attributor;
+}
+
+/** How often pending RSTs are judged, rollups published and state expired. */
+const TICK_MS = 100;
+/** How often kernel drop counters and gauges are refreshed. */
+const STATS_MS = 1_000;
+/** How often the routing table is re-read. */
+const ROUTES_MS = 10_000;
+
+/**
+ * The node agent: composes capture, kernel events, analysis and the HTTP endpoints.
+ * Lifecycle: start(signal) until the signal aborts or stop() is called.
+ */
+export class Agent {
+  readonly name = 'agent';
+  readonly metrics: AgentMetrics;
+  private readonly log: Logger;
+  private readonly http: HttpServer;
+  private readonly capture: PacketCapture;
+  private readonly analyzer: ResetAnalyzer;
+  private kernelEvents: KernelResetEvents | null = null;
+  private routes: RouteTable | null = null;
+  private routesReadAtMs = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped: Promise<void> | null = null;
+  private reportedDrops = 0;
+  private reportedEvicted = 0;
+  private reportedDuplicates = 0;
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.log.child({ component: 'agent' });
+    this.metrics = createAgentMetrics();
+    this.http = new HttpServer(options.listen, options.log.child({ component: 'http' }));
+    this.capture = new PacketCapture({
+      interfaces: options.interfaces,
+      mode: options.captureMode,
+      log: options.log.child({ component: 'capture' }),
+    });
+    this.analyzer = new ResetAnalyzer({
+      nodeName: options.nodeName,
+      attributor: options.attributor ?? new LocalAddressAttributor(options.nodeName),
+      routes: () => this.currentRoutes(),
+      kernelEventsActive: () => this.kernelEvents !== null,
+      onFinding: (finding, update) => this.onFinding(finding, update),
+      onVerdict: (verdict) => this.metrics.resets.inc({ cause: verdict.cause, sent_by: verdict.sentBy }),
+    });
+  }
+
+  /** Address the HTTP endpoints listen on, once started. */
+  listenAddress: { host: string; port: number } | null = null;
+
+  async start(signal: AbortSignal): Promise<void> {
+    if (!hasCapability(CAP_NET_RAW)) {
+      throw new PrivilegeError(
+        'the agent needs CAP_NET_RAW to capture packets: run it as root (sudo), or grant NET_RAW (setcap cap_net_raw+ep, or securityContext.capabilities.add)',
+      );
+    }
+    this.http.route('/healthz', (_request, response) =>
+      this.capture.running ? sendText(response, 200, 'ok\n') : sendText(response, 503, 'capture not running\n'),
+    );
+    this.http.route('/metrics', async (_request, response) => {
+      this.refreshGauges();
+      sendText(response, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
+    });
+    this.capture.on('packet', (observation: PacketObservation) => {
+      this.metrics.packetsCaptured.inc();
+      this.analyzer.observe(observation);
+    });
+    this.capture.on('decode-error', (error: { layer: string }) => this.metrics.decodeErrors.inc({ layer: error.layer }));
+    this.capture.on('error', (err: Error) => this.log.error({ err }, 'capture failed'));
+
+    await this.capture.start(signal);
+    this.metrics.captureUp.set(1);
+    this.kernelEvents = await startWithKernelEventsMode(
+      this.options.kernelEvents,
+      () => new KernelResetEvents({ logger: this.options.log }),
+      signal,
+      this.log,
+    );
+    this.kernelEvents?.on('event', (event) => {
+      this.metrics.kernelEvents.inc({ direction: event.direction });
+      this.analyzer.addKernelEvent(event);
+    });
+    this.kernelEvents?.on('failed', (err) => {
+      this.log.warn({ err }, 'kernel reset events stopped; continuing from packets alone');
+      this.kernelEvents = null;
+    });
+    this.metrics.kernelEventsUp.set(this.kernelEvents === null ? 0 : 1);
+    const address = await this.http.start();
+    this.listenAddress = { host: address.address, port: address.port };
+    this.timers.push(setInterval(() => this.analyzer.tick(), TICK_MS));
+    this.timers.push(setInterval(() => this.refreshGauges(), STATS_MS));
+    signal.addEventListener('abort', () => void this.stop(), { once: true });
+    this.log.info({ node: this.options.nodeName, listen: this.listenAddress, kernelEvents: this.kernelEvents !== null }, 'agent running');
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    this.analyzer.tick(Date.now(), true);
+    await this.capture.stop();
+    await this.kernelEvents?.stop();
+    this.kernelEvents = null;
+    await this.http.stop();
+    this.log.info({ counters: this.analyzer.counters, capture: this.capture.counters }, 'agent stopped');
+  }
+
+  private onFinding(finding: Finding, update: boolean): void {
+    if (!update) this.metrics.findings.inc({ kind: finding.kind });
+    this.options.publish(finding, update);
+  }
+
+  private currentRoutes(): RouteTable {
+    const nowMs = Date.now();
+    if (this.routes === null || nowMs - this.routesReadAtMs > ROUTES_MS) {
+      this.routes = RouteTable.read();
+      this.routesReadAtMs = nowMs;
+    }
+    return this.routes;
+  }
+
+  private refreshGauges(): void {
+    const kernel = this.capture.readKernelStats();
+    this.metrics.kernelDrops.inc(kernel.drops - this.reportedDrops);
+    this.reportedDrops = kernel.drops;
+    const flows = this.analyzer.flowTable;
+    this.metrics.flowsTracked.set(flows.size);
+    this.metrics.flowsEvicted.inc(flows.evicted - this.reportedEvicted);
+    this.reportedEvicted = flows.evicted;
+    this.metrics.duplicatePackets.inc(this.capture.counters.duplicates - this.reportedDuplicates);
+    this.reportedDuplicates = this.capture.counters.duplicates;
+  }
+}

@@ -1,0 +1,15 @@
+import type { DecodedPacket } from '../decode/types';
+
+/** PACKET_OUTGOING from linux/if_packet.h: the frame was sent by this host. */
+export const PACKET_OUTGOING = 4;
+
+/** One decoded packet as seen by a capture (live or from a file). */
+export interface PacketObservation {
+  /** Wall-clock capture time in ms since the epoch (µs precision in the fraction). */
+  timeMs: number;
+  /** Interface the packet was seen on, when known. */
+  ifindex: number | null;
+  /** PACKET_HOST(0) … PACKET_OUTGOING(4), when known. */
+  pktType: number | null;
+  packet: DecodedPacket;
+}

@@ -1,0 +1,97 @@
+import { hostname } from 'node:os';
+import { Command, Option } from 'commander';
+import { Agent } from '../agent/agent';
+import { parseListenAddress } from '../agent/http-server';
+import { createRootLogger, type LogLevel } from '../common/log';
+import { KERNEL_EVENTS_MODES, type KernelEventsMode } from '../kernel/mode';
+import type { CaptureMode } from '../capture/packet-capture';
+import { addSharedOptions, reportFailure } from './shared';
+import { formatFindingLine } from './finding-text';
+
+interface AgentFlags {
+  json: boolean;
+  logLevel: LogLevel;
+  nodeName?: string;
+  interfaces: string;
+  capture: CaptureMode;
+  cniCacheDir: string[];
+  kubeconfig?: string;
+  watchScope?: 'node' | 'cluster';
+  pmtuTargets?: string;
+  kernelEvents: KernelEventsMode;
+  tokenFile?: string;
+  listen: string;
+  aggregator?: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function registerAgentCommand(program: Command): void {
+  const command = program
+    .command('agent')
+    .description('capture resets on this node, find who sent them and why, and serve /healthz and /metrics');
+  addSharedOptions(command)
+    .option('--node-name <name>', 'name of this node (default: $NODE_NAME, else the hostname)')
+    .option('--interfaces <list>', "interfaces to capture: 'any', or names and patterns like eth0,veth*", 'any')
+    .addOption(
+      new Option('--capture <mode>', 'control: RST/SYN/FIN and ICMP too-big only; headers: every TCP segment, cut to its headers')
+        .choices(['control', 'headers'])
+        .default('control'),
+    )
+    .option('--cni-cache-dir <dir>', 'CNI state directory (may repeat)', collect, [])
+    .option('--kubeconfig <path>', 'kubeconfig file (in-cluster config is detected)')
+    .addOption(new Option('--watch-scope <scope>', 'pods to watch').choices(['node', 'cluster']))
+    .option('--pmtu-targets <ips>', 'addresses to measure path MTU to, comma-separated')
+    .addOption(
+      new Option('--kernel-events <mode>', 'read tcp_send_reset/tcp_receive_reset from tracefs')
+        .choices([...KERNEL_EVENTS_MODES])
+        .default('auto'),
+    )
+    .option('--token-file <path>', 'bearer token for the aggregator')
+    .option('--listen <host:port>', 'address for /healthz and /metrics (and the UI when standalone)', '127.0.0.1:7070')
+    .option('--aggregator <url>', 'stream findings to this aggregator (ws://host:port/api/v1/agents)')
+    .action(async (flags: AgentFlags) => {
+      await runAgent(flags).catch(reportFailure);
+    });
+}
+
+async function runAgent(flags: AgentFlags): Promise<void> {
+  const log = createRootLogger(flags.logLevel);
+  const listen = parseListenAddress(flags.listen);
+  const interfaces =
+    flags.interfaces.trim() === 'any'
+      ? 'any'
+      : flags.interfaces
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name.length > 0);
+  const controller = new AbortController();
+  const agent = new Agent({
+    nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
+    interfaces,
+    captureMode: flags.capture,
+    kernelEvents: flags.kernelEvents,
+    listen,
+    log,
+    publish: (finding) => {
+      process.stdout.write(flags.json ? `${JSON.stringify(finding)}\n` : `${formatFindingLine(finding)}\n`);
+    },
+  });
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await agent.start(controller.signal);
+  } catch (err) {
+    await agent.stop();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    throw err;
+  }
+  const address = agent.listenAddress;
+  if (!flags.json && address !== null) {
+    process.stderr.write(`rstprobe agent on ${address.host}:${address.port} (/healthz, /metrics); Ctrl-C stops\n`);
+  }
+  await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await agent.stop();
+}

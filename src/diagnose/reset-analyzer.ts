@@ -1,0 +1,167 @@
+import type { Attributor } from '../attribution/attributor';
+import type { RouteTable } from '../attribution/routes';
+import { PACKET_OUTGOING, type PacketObservation } from '../capture/observation';
+import { TcpFlag } from '../decode/types';
+import { FlowTable } from '../flows/flow-table';
+import type { ResetFinding } from '../protocol/finding';
+import { KernelEventIndex, type KernelResetRecord } from './kernel-join';
+import { judgeReset, type ResetContext, type ResetVerdict } from './reset-verdict';
+import { ResetRollup } from './rollup';
+import { TtlBaseline } from './ttl';
+
+export interface ResetAnalyzerOptions {
+  nodeName: string;
+  attributor: Attributor;
+  /** Routing table of the capture's namespace; null offline. */
+  routes: () => RouteTable | null;
+  /** Whether kernel reset events are being read right now. */
+  kernelEventsActive: () => boolean;
+  /** How long a RST waits for its kernel event before it is judged without one. */
+  joinDelayMs?: number;
+  flowTable?: FlowTable;
+  /** Called with each new finding, and with rolled-up findings whose count changed (`update` true). */
+  onFinding: (finding: ResetFinding, update: boolean) => void;
+  /** Called once per judged RST (rolled up or not), e.g. for counters. */
+  onVerdict?: (verdict: ResetVerdict) => void;
+}
+
+interface PendingReset {
+  context: ResetContext;
+  deadlineMs: number;
+}
+
+export interface ResetAnalyzerCounters {
+  resets: number;
+  joined: number;
+  unjoined: number;
+}
+
+/**
+ * From packets and kernel events to reset findings. Pure composition of the flow
+ * table, the TTL baseline, the kernel join, the verdict and the rollup: no I/O, so
+ * the live agent and offline analysis use the same code.
+ */
+export class ResetAnalyzer {
+  private readonly flows: FlowTable;
+  private readonly ttl = new TtlBaseline();
+  private readonly kernelEvents = new KernelEventIndex();
+  private readonly rollup = new ResetRollup();
+  private readonly pending: PendingReset[] = [];
+  private readonly joinDelayMs: number;
+  readonly counters: ResetAnalyzerCounters = { resets: 0, joined: 0, unjoined: 0 };
+
+  constructor(private readonly options: ResetAnalyzerOptions) {
+    this.flows = options.flowTable ?? new FlowTable();
+    this.joinDelayMs = options.joinDelayMs ?? 300;
+  }
+
+  observe(observation: PacketObservation): void {
+    const { ip, tcp } = observation.packet;
+    if (tcp === null) return;
+    if ((tcp.flags & TcpFlag.RST) === 0) {
+      this.ttl.record(ip.src, ip.ttl, observation.timeMs);
+      this.flows.observe(observation);
+      return;
+    }
+    this.counters.resets++;
+    const src = { ip: ip.src, port: tcp.srcPort };
+    const dst = { ip: ip.dst, port: tcp.dstPort };
+    const route = this.options.routes()?.lookup(ip.src) ?? null;
+    const context: ResetContext = {
+      timeMs: observation.timeMs,
+      src,
+      dst,
+      tcp,
+      ttl: ip.ttl,
+      ipId: ip.ipId,
+      arrived: observation.pktType !== PACKET_OUTGOING,
+      flow: this.flows.snapshot(src, dst),
+      kernelEvent: null,
+      kernelEventsActive: this.options.kernelEventsActive(),
+      senderOnThisKernel: this.options.attributor.isOnThisKernel(ip.src, observation.timeMs),
+      senderBehindRouter: route === null ? null : route.gateway !== null,
+      expectedTtl: this.ttl.expected(ip.src, observation.timeMs),
+    };
+    this.flows.observe(observation);
+    context.kernelEvent = this.kernelEvents.take('send', src, dst, observation.timeMs);
+    if (context.kernelEvent !== null || !context.kernelEventsActive) {
+      this.finish(context);
+    } else {
+      this.pending.push({ context, deadlineMs: Date.now() + this.joinDelayMs });
+    }
+  }
+
+  addKernelEvent(event: KernelResetRecord): void {
+    if (event.direction === 'send') {
+      const index = this.pending.findIndex(
+        ({ context }) =>
+          context.src.port === event.src.port &&
+          context.dst.port === event.dst.port &&
+          context.src.ip === event.src.ip &&
+          context.dst.ip === event.dst.ip &&
+          Math.abs(context.timeMs - event.timeMs) <= 2_000,
+      );
+      if (index >= 0) {
+        const [{ context }] = this.pending.splice(index, 1);
+        context.kernelEvent = event;
+        this.finish(context);
+        return;
+      }
+    }
+    this.kernelEvents.add(event);
+  }
+
+  /** Judges RSTs whose kernel event did not come in time, publishes rollup updates, expires old state. */
+  tick(nowMs = Date.now(), force = false): void {
+    while (this.pending.length > 0 && (force || this.pending[0].deadlineMs <= nowMs)) {
+      const { context } = this.pending.shift()!;
+      this.finish(context);
+    }
+    for (const finding of this.rollup.takeUpdates(nowMs)) this.options.onFinding(finding, true);
+    this.kernelEvents.expire(nowMs);
+    this.flows.expire(nowMs);
+  }
+
+  get flowTable(): FlowTable {
+    return this.flows;
+  }
+
+  private finish(context: ResetContext): void {
+    if (context.kernelEvent !== null) this.counters.joined++;
+    else this.counters.unjoined++;
+    const verdict = judgeReset(context);
+    this.options.onVerdict?.(verdict);
+    const { attributor, nodeName } = this.options;
+    const src = attributor.endpoint(context.src.ip, context.src.port, context.timeMs);
+    const process = context.kernelEvent?.process ?? null;
+    if (process !== null && src.process === null) src.process = { pid: process.pid, comm: process.comm ?? `pid ${process.pid}` };
+    const dst = attributor.endpoint(context.dst.ip, context.dst.port, context.timeMs);
+    const client = context.flow?.flow.client;
+    const servicePort =
+      client === null || client === undefined
+        ? Math.min(context.src.port, context.dst.port)
+        : client.port === context.src.port && client.ip === context.src.ip
+          ? context.dst.port
+          : context.src.port;
+    const finding = this.rollup.add(
+      {
+        kind: 'reset',
+        node: nodeName,
+        timeMs: context.timeMs,
+        src,
+        dst,
+        sentBy: verdict.sentBy,
+        cause: verdict.cause,
+        kernelReason: context.kernelEvent?.reason ?? null,
+        state: context.kernelEvent?.state ?? null,
+        ttl: context.ttl,
+        expectedTtl: context.expectedTtl,
+        idleMs: verdict.idleMs,
+        evidence: verdict.evidence,
+        advice: verdict.advice,
+      },
+      servicePort,
+    );
+    if (finding !== null) this.options.onFinding(finding, false);
+  }
+}
