@@ -270,6 +270,11 @@ export class Lab {
     return [...this.namespaceNames];
   }
 
+  /** The guard every lab command passes (throws LabGuardError); public so tests can pin it. */
+  assertCommand(argv: readonly string[]): void {
+    assertLabCommand(argv, this.scope);
+  }
+
   cniDir(node: LabNode): string {
     return node.cniDir;
   }
