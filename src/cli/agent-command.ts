@@ -77,9 +77,14 @@ async function runAgent(flags: AgentFlags): Promise<void> {
       process.stdout.write(flags.json ? `${JSON.stringify(finding)}\n` : `${formatFindingLine(finding)}\n`);
     },
   });
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // A first SIGINT/SIGTERM stops gracefully; a second one while stopping exits at once.
+  // The listeners stay installed so other cleanup handlers never re-raise the signal.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await agent.start(controller.signal);
   } catch (err) {

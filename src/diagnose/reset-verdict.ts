@@ -56,7 +56,7 @@ export function judgeReset(context: ResetContext): ResetVerdict {
   const idleMs = idleBefore(context);
   const synAnswer = answersSyn(context);
   if (synAnswer) evidence.unshift('RST answered a SYN');
-  if (idleMs !== null) evidence.push(`the connection had been idle for ${idleMs} ms before the RST`);
+  if (idleMs !== null && !synAnswer) evidence.push(`the connection had been idle for ${idleMs} ms before the RST`);
 
   const reason = context.kernelEvent?.reason ?? null;
   let cause: ResetCause = 'unknown';
