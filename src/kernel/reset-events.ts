@@ -16,11 +16,13 @@
  *
  * The trace_pipe is read through the native addon's poll reader (O_NONBLOCK +
  * epoll): a blocking fs read would pin one of libuv's four pool threads forever.
- * Unless `exitCleanup: false`, start() installs SIGINT/SIGTERM/SIGHUP/exit
- * handlers that remove the instance synchronously (see exit-cleanup.ts); they
- * re-raise the signal when nothing else handles it, so shutdown is unchanged.
+ * Unless `exitCleanup: false`, start() installs SIGINT/SIGTERM/SIGHUP handlers
+ * that run stop() and an 'exit' handler that removes the instance synchronously
+ * (see exit-cleanup.ts); the signal is re-raised when nothing else handles it, so
+ * shutdown is unchanged. SIGKILL leaves the instance: the next start() sweeps it.
  */
 import { EventEmitter } from 'node:events';
+import { loadNativeBinding } from '../capture/native';
 import type { NativeBinding, PollReader } from '../capture/native-binding';
 import { KernelEventsError } from '../common/errors';
 import type { Logger } from '../common/log';
@@ -53,7 +55,7 @@ export interface KernelResetEventsOptions {
   logger: Logger;
   /** tracefs mount to use; default: /sys/kernel/tracing (mounted if empty), then /sys/kernel/debug/tracing. */
   tracefsDir?: string;
-  /** Default: the project's native addon (src/capture/native.ts loadNativeBinding). */
+  /** Default: the project's native addon (src/capture/native.ts loadNativeBinding), loaded by start(). */
   binding?: KernelEventsBinding;
   bufferKbPerCpu?: number;
   /** How often the realtime−monotonic offset is resampled, to follow clock steps. */
@@ -131,7 +133,9 @@ export class KernelResetEvents extends EventEmitter<KernelResetEventsEvents> {
     this.instanceValue = instance;
     this.stopping = null;
     try {
-      if (this.options.exitCleanup !== false) this.uninstallExitCleanup = installExitCleanup(() => this.closeSync());
+      if (this.options.exitCleanup !== false) {
+        this.uninstallExitCleanup = installExitCleanup({ onSignal: () => this.stop(), onExit: () => this.closeSync() });
+      }
       this.clock = new MonotonicToWallClock(() => binding.sampleClocks());
       const clock = this.clock;
       this.resampleTimer = setInterval(() => clock.resample(), this.options.clockResampleMs ?? DEFAULT_CLOCK_RESAMPLE_MS);
@@ -181,10 +185,10 @@ export class KernelResetEvents extends EventEmitter<KernelResetEventsEvents> {
     this.uninstallExitCleanup = null;
   }
 
-  /** The exit path: synchronous, no logging (the logger may be gone). */
+  /** The 'exit' path: synchronous, no logging (the logger may be gone); no loop turn follows. */
   private closeSync(): void {
     this.closeReader();
-    if (this.instanceValue !== null) removeInstanceSync(this.instanceValue);
+    if (this.instanceValue !== null) removeInstanceSync(this.instanceValue, { closeOpenPipes: true });
   }
 
   private closeReader(): void {
@@ -209,17 +213,12 @@ export class KernelResetEvents extends EventEmitter<KernelResetEventsEvents> {
   }
 }
 
-/**
- * Loads the project's addon through src/capture/native.ts. Required lazily so this
- * module loads (and unit tests run) without the compiled `.node` file.
- */
+/** The project's addon; a missing or stale build becomes a KernelEventsError (auto mode then continues without). */
 function loadDefaultBinding(): KernelEventsBinding {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const native = require('../capture/native') as { loadNativeBinding: () => KernelEventsBinding };
-    return native.loadNativeBinding();
+    return loadNativeBinding();
   } catch (err) {
-    throw new KernelEventsError(`native addon unavailable (${firstLine(err)}); build it with npm run build`, { cause: err });
+    throw new KernelEventsError(`native addon unavailable: ${firstLine(err)}`, { cause: err });
   }
 }
 
