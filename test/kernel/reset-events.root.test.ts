@@ -154,6 +154,15 @@ describe('KernelResetEvents on the real kernel', { skip }, () => {
     assert.equal(existsSync(dir), false);
   });
 
+  it('a process that exits without stop() leaves no instance behind', async () => {
+    const { child, firstLine } = spawnNode(CHILD_COMPONENT.replace("kernel.instance.dir + '\\n')", "kernel.instance.dir + '\\n') && setTimeout(() => process.exit(4), 100)"));
+    children.push(child);
+    const dir = await firstLine;
+    const { code } = await exited(child);
+    assert.equal(code, 4);
+    assert.equal(existsSync(dir), false);
+  });
+
   it('sweeps the instance of a SIGKILLed process on the next start', async () => {
     const { child, firstLine } = spawnNode(CHILD_COMPONENT);
     children.push(child);
