@@ -157,6 +157,18 @@ void ForEachFrame(uint8_t* block, size_t block_bytes, Visit visit) {
   }
 }
 
+// The socket's pending error, cleared by reading it: e.g. ENETDOWN once the
+// bound interface is down or gone (af_packet.c, packet_notifier and
+// packet_do_bind), which also makes poll report EPOLLERR.
+int TakeSocketError(int fd) {
+  int socket_errno = 0;
+  socklen_t length = sizeof socket_errno;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &socket_errno, &length) != 0) {
+    return errno;
+  }
+  return socket_errno;
+}
+
 }  // namespace
 
 Napi::Function PacketRing::DefineClass(Napi::Env env) {
@@ -408,22 +420,19 @@ void PacketRing::HandleReadable(int status) {
   // it and drop every other reference.
   [[maybe_unused]] const Napi::Object self = Value();
   if (status < 0) {
-    Fail(ErrnoError(env, "uv_poll", -status));
+    // libuv reports EPOLLERR as UV_EBADF and stops the handle (unix/poll.c,
+    // uv__poll_io); the socket's own error says what really happened.
+    int socket_errno = TakeSocketError(polled_->fd());
+    Fail(socket_errno != 0 ? ErrnoError(env, "poll", socket_errno)
+                           : ErrnoError(env, "uv_poll", -status));
     return;
   }
   size_t record_bytes = 0;
   size_t frame_count = 0;
   size_t block_count = CountBatch(&record_bytes, &frame_count);
   if (block_count == 0) {
-    // Readable without a ready block means a socket error (EPOLLERR), e.g.
-    // ENETDOWN when the bound interface goes down or away (af_packet.c,
-    // packet_notifier). SO_ERROR reads and clears it.
-    int socket_errno = 0;
-    socklen_t length = sizeof socket_errno;
-    if (getsockopt(polled_->fd(), SOL_SOCKET, SO_ERROR, &socket_errno,
-                   &length) != 0) {
-      socket_errno = errno;
-    }
+    // Readable without a ready block can only be a socket error.
+    int socket_errno = TakeSocketError(polled_->fd());
     if (socket_errno != 0) Fail(ErrnoError(env, "poll", socket_errno));
     return;
   }
