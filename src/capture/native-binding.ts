@@ -40,16 +40,19 @@ export interface PacketRingOptions {
   ifindex: number;
   /** Classic BPF program: 8 bytes per instruction (u16 code, u8 jt, u8 jf, u32 k, host order). */
   filter: Buffer;
-  /** TPACKET_V3 block size; a power of two, multiple of the page size. */
+  /** TPACKET_V3 block size; a power of two, multiple of the page size, at most 1 GiB. */
   blockBytes: number;
-  /** Number of blocks in the ring. */
+  /** Number of blocks in the ring, 1 to 65536. */
   blockCount: number;
-  /** tp_retire_blk_tov: a partly filled block is handed over after this many ms. */
+  /** tp_retire_blk_tov: a partly filled block is handed over after this many ms (1 to 60000). */
   blockTimeoutMs: number;
 }
 
 export interface PacketRingStats {
-  /** Packets the socket accepted (after the filter), cumulative since open. */
+  /**
+   * Packets that passed the filter, cumulative since open, including the ones then
+   * dropped (the kernel's tp_packets for TPACKET_V3 adds tp_drops): delivered = packets - drops.
+   */
   packets: number;
   /** Packets the kernel dropped because the ring was full, cumulative since open. */
   drops: number;
@@ -61,7 +64,9 @@ export interface PacketRing {
   /**
    * Starts the poll handle. `onBatch` gets one Buffer holding `frameCount` frame
    * records each time the kernel retires blocks; the buffer belongs to the callee.
-   * `onError` gets a poll or socket error; the ring is closed afterwards.
+   * `onError` gets a poll or socket error, e.g. `ENETDOWN` (syscall `poll`) when the
+   * bound interface goes down or away; the ring is closed before it is called.
+   * Throws `EBUSY` if already started, `EBADF` once closed.
    */
   start(onBatch: (batch: Buffer, frameCount: number) => void, onError: (err: Error) => void): void;
   /** Atomically replaces the kernel filter (SO_ATTACH_FILTER). */
@@ -89,7 +94,9 @@ export interface NativeBinding {
   /**
    * Opens `path` with O_RDONLY|O_NONBLOCK|O_CLOEXEC and polls it; each time it is
    * readable, reads until EAGAIN and calls `onData` once per read chunk (at most
-   * `chunkBytes`). Used for tracefs `trace_pipe`, which supports epoll.
+   * `chunkBytes`). Used for tracefs `trace_pipe`, which supports epoll. End of file
+   * (the last writer of a FIFO closed it) closes the reader and calls `onError` with
+   * code `EOF`, syscall `read`; polling on would spin on EPOLLHUP.
    */
   openPollReader(path: string, chunkBytes: number, onData: (chunk: Buffer) => void, onError: (err: Error) => void): PollReader;
   /** The three clocks sampled back to back, to convert trace timestamps to wall time. */
