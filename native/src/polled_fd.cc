@@ -40,6 +40,10 @@ void PolledFd::Close() {
   uv_poll_stop(&handle_);
   callback_ = nullptr;
   owner_ = nullptr;
+  if (mapping_ != nullptr) munmap(mapping_, mapping_bytes_);
+  mapping_ = nullptr;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClosed);
 }
 

@@ -1,12 +1,14 @@
 // A file descriptor (and optionally a memory mapping of it) watched by a libuv
 // poll handle on the JavaScript thread's loop.
 //
-// libuv requires that a polled descriptor stays open until the handle's close
-// callback has run (uv_poll_init(3), "The user should not close a file descriptor
-// while it is being polled"), so Close() only stops polling and schedules
-// uv_close; the descriptor is closed and the mapping unmapped in the close
-// callback, which also frees this object. The owner must drop its pointer after
-// Close() and never touch the mapping again.
+// Close() releases the descriptor and the mapping at once, so a caller can rely
+// on them being gone when close() returns (e.g. to remove a tracefs instance,
+// which is busy while its trace_pipe is open). libuv allows it: "the fd can be
+// safely closed immediately after a call to uv_poll_stop() or uv_close()"
+// (docs/src/poll.rst); uv_poll_stop also drops the descriptor from epoll and
+// from the events pending in this loop iteration (uv__platform_invalidate_fd).
+// Only the handle's memory waits for uv_close's callback, which frees this
+// object; the owner must drop its pointer after Close().
 #ifndef RSTPROBE_NATIVE_POLLED_FD_H_
 #define RSTPROBE_NATIVE_POLLED_FD_H_
 
@@ -31,7 +33,8 @@ class PolledFd {
   // status < 0 is a libuv error. Returns 0 or a positive errno.
   int Start(ReadableCallback callback, void* owner);
 
-  // Stops polling now; releases everything once libuv has closed the handle.
+  // Stops polling, closes the descriptor and unmaps now; frees this object
+  // once libuv has closed the handle.
   void Close();
 
   int fd() const { return fd_; }

@@ -463,7 +463,7 @@ test('a poll reader delivers what is written to a FIFO, in chunks of at most chu
   }
 });
 
-test('closing a poll reader stops delivery and closes the file', async () => {
+test('closing a poll reader closes the file at once and stops delivery', async () => {
   const { openPollReader } = loadNativeBinding();
   const dir = mkdtempSync(join(tmpdir(), 'rstprobe-native-'));
   try {
@@ -475,12 +475,12 @@ test('closing a poll reader stops delivery and closes the file', async () => {
     try {
       writeSync(writer, 'one');
       await waitFor('data', () => chunks.length > 0);
+      writeSync(writer, 'two'); // readable again, but closed before the loop can poll
       reader.close();
-      writeSync(writer, 'two'); // still buffered in the pipe: the fd closes after uv_close
+      // The read end is closed when close() returns, so a write has no reader (pipe(7)).
+      assert.throws(() => writeSync(writer, 'three'), { code: 'EPIPE' });
       await sleep(20);
       assert.equal(Buffer.concat(chunks).toString(), 'one', 'nothing delivered after close()');
-      // The read end is closed now, so a write has no reader (pipe(7)).
-      assert.throws(() => writeSync(writer, 'three'), { code: 'EPIPE' });
       reader.close();
     } finally {
       closeSync(writer);
