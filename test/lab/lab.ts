@@ -735,7 +735,7 @@ function listNamespacesSync(): string[] {
 
 /**
  * Kills whatever still runs inside each namespace (a netns lives on while a process
- * holds it), then deletes it. Synchronous so exit handlers can use it. Names that
+ * holds it), deletes its interfaces, then the namespace. Synchronous so exit handlers can use it. Names that
  * no longer exist are skipped; failures are collected and thrown at the end.
  */
 function deleteNamespacesSync(names: readonly string[], scope: GuardScope, timeoutMs: number): void {
@@ -755,6 +755,17 @@ function deleteNamespacesSync(names: readonly string[], scope: GuardScope, timeo
             // already gone
           }
         }
+      }
+      // The kernel frees a deleted netns later (cleanup_net), and its veths' peers live
+      // on until then; deleting the veths first frees names, routes and peers at once.
+      const linksArgv = ['ip', '-n', name, '-j', 'link', 'show'];
+      assertLabCommand(linksArgv, scope);
+      const links = execCommandSync(linksArgv[0]!, linksArgv.slice(1), { timeoutMs, check: false });
+      const ifnames = links.code === 0 ? (JSON.parse(links.stdout || '[]') as { ifname: string }[]).map((link) => link.ifname) : [];
+      for (const ifname of ifnames.filter((candidate) => candidate !== 'lo')) {
+        const linkDelArgv = ['ip', '-n', name, 'link', 'del', 'dev', ifname];
+        assertLabCommand(linkDelArgv, scope);
+        execCommandSync(linkDelArgv[0]!, linkDelArgv.slice(1), { timeoutMs, check: false }); // its peer may be gone already
       }
       const delArgv = ['ip', 'netns', 'del', name];
       assertLabCommand(delArgv, scope);
