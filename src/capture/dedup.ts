@@ -4,49 +4,96 @@ import type { PacketObservation } from './observation';
  * A packet forwarded through this node is captured twice on an `any` capture: once
  * on the interface it came in by and once on the one it leaves by (pod veth and
  * uplink), the second copy with its TTL one lower. Loopback traffic is likewise seen
- * as outgoing and incoming. Everything that identifies the segment except the TTL
- * is the same, so copies seen within a short window are one packet.
+ * as outgoing and incoming. Everything that identifies the packet except the TTL
+ * (and the header checksum that covers it) is the same, so copies seen within a
+ * short window are one packet.
  *
- * The first copy is kept and later copies only raise its TTL to the highest seen:
- * the copy nearest to the sender is the one whose TTL says how far away it is.
+ * Identity is a 53-bit hash of the raw bytes, computed before decoding so that
+ * copies cost no decoding at all (this runs for every captured frame). The first
+ * copy is kept; later copies only raise its TTL to the highest seen, because the
+ * copy nearest to the sender is the one whose TTL says how far away it is.
  */
 export class DuplicateFilter {
-  private readonly recent = new Map<string, { timeMs: number; observation: PacketObservation }>();
+  private readonly recent = new Map<number, { timeMs: number; observation: PacketObservation }>();
   private oldestTimeMs = 0;
 
   constructor(private readonly windowMs = 50) {}
 
-  /** Returns true when `observation` is a new packet, false when it is a copy of one seen within the window. */
-  accept(observation: PacketObservation): boolean {
-    const key = identity(observation);
-    if (key === null) return true;
-    this.expire(observation.timeMs);
-    const earlier = this.recent.get(key);
-    if (earlier !== undefined && observation.timeMs - earlier.timeMs <= this.windowMs) {
-      const kept = earlier.observation.packet.ip;
-      if (observation.packet.ip.ttl > kept.ttl) kept.ttl = observation.packet.ip.ttl;
-      return false;
-    }
-    this.recent.set(key, { timeMs: observation.timeMs, observation });
-    return true;
+  /**
+   * Returns the earlier observation that the frame with this identity duplicates
+   * (after raising its TTL to `ttl` if higher), or null when the frame is new.
+   */
+  duplicateOf(identity: number, timeMs: number, ttl: number): PacketObservation | null {
+    this.expire(timeMs);
+    const earlier = this.recent.get(identity);
+    if (earlier === undefined || timeMs - earlier.timeMs > this.windowMs) return null;
+    const kept = earlier.observation.packet.ip;
+    if (ttl > kept.ttl) kept.ttl = ttl;
+    return earlier.observation;
+  }
+
+  /** Remembers a new packet under its identity. */
+  remember(identity: number, observation: PacketObservation): void {
+    this.recent.delete(identity); // keep Map order = time order
+    this.recent.set(identity, { timeMs: observation.timeMs, observation });
   }
 
   private expire(nowMs: number): void {
     if (nowMs - this.oldestTimeMs <= this.windowMs * 4) return;
-    for (const [key, entry] of this.recent) {
-      if (nowMs - entry.timeMs > this.windowMs) this.recent.delete(key);
-      else break; // insertion order is time order (captures deliver in order)
+    for (const [identity, entry] of this.recent) {
+      if (nowMs - entry.timeMs <= this.windowMs) break; // Map order is time order
+      this.recent.delete(identity);
     }
     const first = this.recent.values().next();
     this.oldestTimeMs = first.done ? nowMs : first.value.timeMs;
   }
 }
 
-/** What stays the same when a router forwards a packet (all but TTL and checksum). */
-function identity(observation: PacketObservation): string | null {
-  const { ip, tcp, icmp } = observation.packet;
-  const ids = `${ip.src} ${ip.dst} ${ip.protocol} ${ip.ipId ?? ''} ${ip.totalBytes}`;
-  if (tcp !== null) return `${ids} ${tcp.srcPort} ${tcp.dstPort} ${tcp.seq} ${tcp.ack} ${tcp.flags} ${tcp.window}`;
-  if (icmp !== null) return `${ids} ${icmp.type} ${icmp.code} ${icmp.mtu ?? ''}`;
-  return null;
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+/** Bytes of the transport header that take part in the identity (TCP: ports, seq, ack, flags, window). */
+const TRANSPORT_IDENTITY_BYTES = 16;
+
+/**
+ * Identity of a network-layer packet for DuplicateFilter: FNV-1a over every byte
+ * of the IP header except TTL/hop limit and the IPv4 header checksum, plus the
+ * start of the transport header, in two independent lanes joined to 53 bits.
+ * Returns -1 when the bytes are not IPv4/IPv6 or too short.
+ */
+export function packetIdentity(bytes: Uint8Array, offset: number): number {
+  const version = bytes.length > offset ? bytes[offset] >> 4 : 0;
+  let headerEnd: number;
+  let ttlIndex: number;
+  if (version === 4) {
+    headerEnd = offset + (bytes[offset] & 0x0f) * 4;
+    ttlIndex = offset + 8;
+  } else if (version === 6) {
+    headerEnd = offset + 40;
+    ttlIndex = offset + 7;
+  } else {
+    return -1;
+  }
+  const end = Math.min(bytes.length, headerEnd + TRANSPORT_IDENTITY_BYTES);
+  if (end < headerEnd) return -1;
+  let lane1 = 0x811c9dc5;
+  let lane2 = 0x01000193 ^ end;
+  for (let i = offset; i < end; i++) {
+    // IPv4 checksum (bytes 10-11) changes with the TTL; skip both.
+    if (i === ttlIndex || (version === 4 && (i === offset + 10 || i === offset + 11))) continue;
+    const byte = bytes[i];
+    lane1 = Math.imul(lane1 ^ byte, 0x01000193);
+    lane2 = Math.imul(lane2 ^ byte, 0x5bd1e995) ^ (lane2 >>> 15);
+  }
+  return (lane1 >>> 0) * 0x200000 + ((lane2 >>> 0) & 0x1fffff);
+}
+
+/** Offset of the IP header in AF_PACKET SOCK_DGRAM data with this EtherType; -1 when not IP. */
+export function networkHeaderOffset(etherType: number, bytes: Uint8Array): number {
+  if (etherType === ETHERTYPE_IPV4 || etherType === ETHERTYPE_IPV6) return 0;
+  if ((etherType === 0x8100 || etherType === 0x88a8) && bytes.length >= 4) {
+    // VLAN tag left in the data: [TCI, inner EtherType] precede the IP header (see decodeNetwork).
+    const inner = (bytes[2] << 8) | bytes[3];
+    return inner === ETHERTYPE_IPV4 || inner === ETHERTYPE_IPV6 ? 4 : -1;
+  }
+  return -1;
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../common/log';
 import { decodeNetwork } from '../decode/decode';
 import type { DecodeError } from '../decode/types';
 import { controlFilter, encodeProgram, headersFilter } from './bpf';
-import { DuplicateFilter } from './dedup';
+import { DuplicateFilter, networkHeaderOffset, packetIdentity } from './dedup';
 import { interfaceMatcher, listInterfaces, MAX_FILTERED_INTERFACES, restrictToInterfaces } from './interface-filter';
 import { forEachFrame, loadNativeBinding } from './native';
 import type { NativeBinding, PacketRing, PacketRingStats } from './native-binding';
@@ -125,6 +125,15 @@ export class PacketCapture extends EventEmitter {
   private onBatch(batch: Buffer, frameCount: number): void {
     forEachFrame(batch, frameCount, (frame) => {
       this.counters.frames++;
+      const ipOffset = networkHeaderOffset(frame.protocol, frame.bytes);
+      const identity = ipOffset < 0 ? -1 : packetIdentity(frame.bytes, ipOffset);
+      if (identity >= 0) {
+        const ttlByte = frame.bytes[ipOffset] >> 4 === 4 ? ipOffset + 8 : ipOffset + 7;
+        if (this.dedup.duplicateOf(identity, frame.timeMs, frame.bytes[ttlByte]) !== null) {
+          this.counters.duplicates++;
+          return;
+        }
+      }
       const result = decodeNetwork(frame.protocol, frame.bytes);
       if (!result.ok) {
         this.counters.decodeErrors++;
@@ -137,10 +146,7 @@ export class PacketCapture extends EventEmitter {
         pktType: frame.pktType,
         packet: result.packet,
       };
-      if (!this.dedup.accept(observation)) {
-        this.counters.duplicates++;
-        return;
-      }
+      if (identity >= 0) this.dedup.remember(identity, observation);
       this.emit('packet', observation);
     });
   }

@@ -2,6 +2,7 @@ import type { Attributor } from '../attribution/attributor';
 import type { RouteTable } from '../attribution/routes';
 import { PACKET_OUTGOING, type PacketObservation } from '../capture/observation';
 import { TcpFlag } from '../decode/types';
+import { directionalKey } from '../flows/flow-key';
 import { FlowTable } from '../flows/flow-table';
 import type { ResetFinding } from '../protocol/finding';
 import { KernelEventIndex, type KernelResetRecord } from './kernel-join';
@@ -18,6 +19,8 @@ export interface ResetAnalyzerOptions {
   kernelEventsActive: () => boolean;
   /** How long a RST waits for its kernel event before it is judged without one. */
   joinDelayMs?: number;
+  /** At most this many RSTs wait for kernel events; past it (a storm) the oldest is judged at once. */
+  maxPending?: number;
   flowTable?: FlowTable;
   /** Called with each new finding, and with rolled-up findings whose count changed (`update` true). */
   onFinding: (finding: ResetFinding, update: boolean) => void;
@@ -25,15 +28,23 @@ export interface ResetAnalyzerOptions {
   onVerdict?: (verdict: ResetVerdict) => void;
 }
 
+/** A RST and its kernel event are the same reset when their times are this close (clock conversion error included). */
+const KERNEL_JOIN_TOLERANCE_MS = 2_000;
+const DEFAULT_MAX_PENDING = 10_000;
+
 interface PendingReset {
   context: ResetContext;
+  key: string;
   deadlineMs: number;
+  done: boolean;
 }
 
 export interface ResetAnalyzerCounters {
   resets: number;
   joined: number;
   unjoined: number;
+  /** RSTs judged before their join delay ran out because too many were waiting. */
+  pendingOverflow: number;
 }
 
 /**
@@ -44,11 +55,15 @@ export interface ResetAnalyzerCounters {
 export class ResetAnalyzer {
   private readonly flows: FlowTable;
   private readonly ttl = new TtlBaseline();
-  private readonly kernelEvents = new KernelEventIndex();
+  private readonly kernelEvents = new KernelEventIndex(KERNEL_JOIN_TOLERANCE_MS);
   private readonly rollup = new ResetRollup();
-  private readonly pending: PendingReset[] = [];
+  /** RSTs waiting for their kernel event: in arrival order (deadlines) and by direction key (joins). */
+  private pendingQueue: PendingReset[] = [];
+  private pendingHead = 0;
+  private readonly pendingByKey = new Map<string, PendingReset[]>();
   private readonly joinDelayMs: number;
-  readonly counters: ResetAnalyzerCounters = { resets: 0, joined: 0, unjoined: 0 };
+  readonly counters: ResetAnalyzerCounters = { resets: 0, joined: 0, unjoined: 0, pendingOverflow: 0 };
+  private pendingCount = 0;
 
   constructor(private readonly options: ResetAnalyzerOptions) {
     this.flows = options.flowTable ?? new FlowTable();
@@ -87,24 +102,30 @@ export class ResetAnalyzer {
     if (context.kernelEvent !== null || !context.kernelEventsActive) {
       this.finish(context);
     } else {
-      this.pending.push({ context, deadlineMs: Date.now() + this.joinDelayMs });
+      const pending: PendingReset = { context, key: directionalKey(src, dst), deadlineMs: Date.now() + this.joinDelayMs, done: false };
+      this.pendingQueue.push(pending);
+      const list = this.pendingByKey.get(pending.key);
+      if (list === undefined) this.pendingByKey.set(pending.key, [pending]);
+      else list.push(pending);
+      if (++this.pendingCount > (this.options.maxPending ?? DEFAULT_MAX_PENDING)) {
+        this.counters.pendingOverflow++;
+        this.judgeOldestPending(Infinity, 1);
+      }
     }
   }
 
   addKernelEvent(event: KernelResetRecord): void {
     if (event.direction === 'send') {
-      const index = this.pending.findIndex(
-        ({ context }) =>
-          context.src.port === event.src.port &&
-          context.dst.port === event.dst.port &&
-          context.src.ip === event.src.ip &&
-          context.dst.ip === event.dst.ip &&
-          Math.abs(context.timeMs - event.timeMs) <= 2_000,
-      );
-      if (index >= 0) {
-        const [{ context }] = this.pending.splice(index, 1);
-        context.kernelEvent = event;
-        this.finish(context);
+      const key = directionalKey(event.src, event.dst);
+      const list = this.pendingByKey.get(key);
+      const index = list?.findIndex(({ context }) => Math.abs(context.timeMs - event.timeMs) <= KERNEL_JOIN_TOLERANCE_MS) ?? -1;
+      if (list !== undefined && index >= 0) {
+        const [pending] = list.splice(index, 1);
+        if (list.length === 0) this.pendingByKey.delete(key);
+        pending.done = true;
+        this.pendingCount--;
+        pending.context.kernelEvent = event;
+        this.finish(pending.context);
         return;
       }
     }
@@ -113,13 +134,36 @@ export class ResetAnalyzer {
 
   /** Judges RSTs whose kernel event did not come in time, publishes rollup updates, expires old state. */
   tick(nowMs = Date.now(), force = false): void {
-    while (this.pending.length > 0 && (force || this.pending[0].deadlineMs <= nowMs)) {
-      const { context } = this.pending.shift()!;
-      this.finish(context);
-    }
+    this.judgeOldestPending(force ? Infinity : nowMs, Infinity);
     for (const finding of this.rollup.takeUpdates(nowMs)) this.options.onFinding(finding, true);
     this.kernelEvents.expire(nowMs);
     this.flows.expire(nowMs);
+  }
+
+  /** Judges up to `limit` waiting RSTs, oldest first, whose deadline is at or before `untilMs`. */
+  private judgeOldestPending(untilMs: number, limit: number): void {
+    const queue = this.pendingQueue;
+    let judged = 0;
+    while (judged < limit && this.pendingHead < queue.length && queue[this.pendingHead].deadlineMs <= untilMs) {
+      const pending = queue[this.pendingHead++];
+      if (pending.done) continue;
+      pending.done = true;
+      this.pendingCount--;
+      judged++;
+      const list = this.pendingByKey.get(pending.key);
+      if (list !== undefined) {
+        list.splice(list.indexOf(pending), 1);
+        if (list.length === 0) this.pendingByKey.delete(pending.key);
+      }
+      this.finish(pending.context);
+    }
+    if (this.pendingHead === queue.length) {
+      this.pendingQueue = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 4096 && this.pendingHead * 2 > queue.length) {
+      this.pendingQueue = queue.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
   }
 
   get flowTable(): FlowTable {

@@ -12,7 +12,7 @@ const UPSTREAM = '10.244.2.20';
 const client = { src: GATEWAY, dst: UPSTREAM, srcPort: 40000, dstPort: 8080 };
 const server = { src: UPSTREAM, dst: GATEWAY, srcPort: 8080, dstPort: 40000 };
 
-function harness(options: { kernelEvents?: boolean; local?: string[]; routes?: RouteTable | null } = {}) {
+function harness(options: { kernelEvents?: boolean; local?: string[]; routes?: RouteTable | null; maxPending?: number } = {}) {
   const findings: Array<{ finding: ResetFinding; update: boolean }> = [];
   const local = new Set(options.local ?? []);
   const attributor: Attributor = {
@@ -24,7 +24,8 @@ function harness(options: { kernelEvents?: boolean; local?: string[]; routes?: R
     attributor,
     routes: () => options.routes ?? null,
     kernelEventsActive: () => options.kernelEvents ?? true,
-    joinDelayMs: 0,
+    joinDelayMs: options.maxPending === undefined ? 0 : 60_000,
+    maxPending: options.maxPending,
     onFinding: (finding, update) => findings.push({ finding, update }),
   });
   return { analyzer, findings };
@@ -156,4 +157,18 @@ test('idle time before the reset is measured from the flow', () => {
   analyzer.observe(tcpObservation({ ...server, flags: ['SYN', 'ACK'], seq: 10, ack: 2 }, now + 1));
   analyzer.observe(tcpObservation({ ...server, flags: 'RST', seq: 11 }, now + 5_001));
   assert.equal(findings[0].finding.idleMs, 5_000);
+});
+
+test('in a storm, RSTs waiting for kernel events are bounded: the oldest are judged at once and counted', () => {
+  const { analyzer, findings } = harness({ maxPending: 3 });
+  const now = Date.now();
+  for (let i = 0; i < 5; i++) analyzer.observe(tcpObservation({ ...server, dstPort: 42000 + i, flags: 'RST', seq: i }, now + i));
+  assert.equal(analyzer.counters.pendingOverflow, 2);
+  assert.equal(analyzer.counters.unjoined, 2);
+  assert.equal(findings.length, 1, 'the two judged early roll up into one finding');
+  analyzer.addKernelEvent({ ...sendEvent(now + 4, 'NO_SOCKET'), dst: { ip: GATEWAY, port: 42004 } });
+  assert.equal(analyzer.counters.joined, 1, 'a waiting RST still joins its event');
+  analyzer.tick(now, true);
+  assert.equal(analyzer.counters.resets, 5);
+  assert.equal(analyzer.counters.joined + analyzer.counters.unjoined, 5);
 });
