@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -21,6 +21,7 @@ import {
   headersFilter,
   MAX_IPV6_EXTENSION_HEADERS,
 } from '../../src/capture/bpf';
+import { findPackageRoot, loadNativeBinding } from '../../src/capture/native';
 import { decodeNetwork } from '../../src/decode/decode';
 import { TcpFlag, type DecodedPacket } from '../../src/decode/types';
 import { runCbpf } from '../support/cbpf';
@@ -233,5 +234,19 @@ describe('kernel accepts the filters', { skip: process.getuid?.() !== 0 ? 'needs
       if (tcp?.dstPort === port || tcp?.srcPort === port) ours++;
     }
     assert.ok(ours >= 2, 'SYN and RST captured');
+  });
+});
+
+const ADDON_PATH = join(findPackageRoot() ?? '.', 'native/build/Release/rstprobe_native.node');
+const nativeSkip = process.getuid?.() !== 0 ? 'needs root (CAP_NET_RAW)' : !existsSync(ADDON_PATH) ? 'native addon not built' : false;
+
+describe('native packet ring accepts the filters', { skip: nativeSkip }, () => {
+  it('opens a ring on lo with each filter and closes it', () => {
+    const binding = loadNativeBinding();
+    for (const filter of [CONTROL, HEADERS]) {
+      const ring = binding.openPacketRing({ ifindex: 1, filter, blockBytes: 1 << 16, blockCount: 4, blockTimeoutMs: 10 });
+      ring.setFilter(filter);
+      ring.close();
+    }
   });
 });
