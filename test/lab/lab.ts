@@ -436,7 +436,7 @@ export class Lab {
   }
 
   /** Runs `argv` inside `target`'s netns; throws (naming the command) on failure unless check: false. */
-  exec(target: LabNetns, argv: readonly string[], options: ExecInOptions = {}): Promise<ExecResult> {
+  async exec(target: LabNetns, argv: readonly string[], options: ExecInOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new LabError('exec needs a command');
     return this.run(['ip', 'netns', 'exec', target.netns, ...argv], options);
   }
@@ -459,11 +459,11 @@ export class Lab {
   }
 
   /** `iptables` (or `ip6tables`) inside `target`; rules are local to that netns. */
-  iptables(target: LabNetns, args: readonly string[], family: IpFamily = 4): Promise<ExecResult> {
+  async iptables(target: LabNetns, args: readonly string[], family: IpFamily = 4): Promise<ExecResult> {
     return this.exec(target, [family === 6 ? 'ip6tables' : 'iptables', '-w', '5', ...args]);
   }
 
-  tc(target: LabNetns, args: readonly string[]): Promise<ExecResult> {
+  async tc(target: LabNetns, args: readonly string[]): Promise<ExecResult> {
     return this.exec(target, ['tc', ...args]);
   }
 
@@ -551,16 +551,16 @@ export class Lab {
 
   // ── building blocks ────────────────────────────────────────────────────────
 
-  private run(argv: readonly string[], options: ExecInOptions = {}): Promise<ExecResult> {
+  private async run(argv: readonly string[], options: ExecInOptions = {}): Promise<ExecResult> {
     assertLabCommand(argv, this.scope);
     return execCommand(argv[0]!, argv.slice(1), { timeoutMs: options.timeoutMs ?? this.execTimeoutMs, check: options.check, input: options.input });
   }
 
-  private ip(target: LabNetns, args: readonly string[]): Promise<ExecResult> {
+  private async ip(target: LabNetns, args: readonly string[]): Promise<ExecResult> {
     return this.run(['ip', '-n', target.netns, ...args]);
   }
 
-  private sysctl(target: LabNetns, settings: readonly string[]): Promise<ExecResult> {
+  private async sysctl(target: LabNetns, settings: readonly string[]): Promise<ExecResult> {
     return this.exec(target, ['sysctl', '-q', '-w', ...settings]);
   }
 
@@ -771,7 +771,8 @@ function deleteNamespacesSync(names: readonly string[], scope: GuardScope, timeo
       assertLabCommand(delArgv, scope);
       execCommandSync(delArgv[0]!, delArgv.slice(1), { timeoutMs });
     } catch (err) {
-      failures.push(err instanceof Error ? err.message : String(err));
+      // Someone else (a concurrent sweepStale) may have deleted it meanwhile: gone is gone.
+      if (listNamespacesSync().includes(name)) failures.push(err instanceof Error ? err.message : String(err));
     }
   }
   if (failures.length > 0) throw new LabError(`could not delete lab namespaces: ${failures.join('; ')}`);
