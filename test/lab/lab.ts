@@ -492,9 +492,14 @@ export class Lab {
   async dropFragNeeded(target?: LabNetns, families: readonly IpFamily[] = [4, 6]): Promise<LabRule> {
     const where = target ?? this.requireFabric();
     const rules: LabRule[] = [];
-    for (const family of families) {
-      const match = family === 6 ? ['-p', 'icmpv6', '--icmpv6-type', 'packet-too-big'] : ['-p', 'icmp', '--icmp-type', 'fragmentation-needed'];
-      for (const chain of ['FORWARD', 'OUTPUT']) rules.push(await this.insertRule(where, family, chain, [...match, '-j', 'DROP']));
+    try {
+      for (const family of families) {
+        const match = family === 6 ? ['-p', 'icmpv6', '--icmpv6-type', 'packet-too-big'] : ['-p', 'icmp', '--icmp-type', 'fragmentation-needed'];
+        for (const chain of ['FORWARD', 'OUTPUT']) rules.push(await this.insertRule(where, family, chain, [...match, '-j', 'DROP']));
+      }
+    } catch (err) {
+      await combinedRule(where, rules).remove().catch(() => undefined);
+      throw err;
     }
     return combinedRule(where, rules);
   }
@@ -836,12 +841,12 @@ function cidrContains(cidr: string, address: string): boolean {
 }
 
 function combinedRule(target: LabNetns, rules: readonly LabRule[]): LabRule {
-  const first = rules[0]!;
+  const first = rules[0];
   return {
     target,
-    family: first.family,
-    chain: first.chain,
-    spec: first.spec,
+    family: first?.family ?? 4,
+    chain: first?.chain ?? '',
+    spec: first?.spec ?? [],
     remove: async () => {
       for (const rule of rules) await rule.remove();
     },
@@ -861,8 +866,12 @@ function installExitHandlers(): void {
     }
   };
   process.on('exit', destroyAll);
-  // The monitor runs before Node reports the error and exits; it does not swallow it.
-  process.on('uncaughtExceptionMonitor', destroyAll);
+  // The monitor runs before Node reports the error and exits, without swallowing it.
+  // When someone handles uncaught exceptions (node:test does), the process lives on
+  // and its labs with it; 'exit' cleans up later.
+  process.on('uncaughtExceptionMonitor', () => {
+    if (process.listenerCount('uncaughtException') === 0) destroyAll();
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
       destroyAll();
