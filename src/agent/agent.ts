@@ -25,7 +25,7 @@ export interface AgentOptions {
 }
 
 /** How often pending RSTs are judged, rollups published and state expired. */
-const TICK_MS = 100;
+const TICK_MS = 250;
 /** How often kernel drop counters and gauges are refreshed. */
 const STATS_MS = 1_000;
 /** How often the routing table is re-read. */
@@ -50,6 +50,7 @@ export class Agent {
   private reportedDrops = 0;
   private reportedEvicted = 0;
   private reportedDuplicates = 0;
+  private reportedFrames = 0;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log.child({ component: 'agent' });
@@ -86,10 +87,7 @@ export class Agent {
       this.refreshGauges();
       sendText(response, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
     });
-    this.capture.on('packet', (observation: PacketObservation) => {
-      this.metrics.packetsCaptured.inc();
-      this.analyzer.observe(observation);
-    });
+    this.capture.on('packet', (observation: PacketObservation) => this.analyzer.observe(observation));
     this.capture.on('decode-error', (error: { layer: string }) => this.metrics.decodeErrors.inc({ layer: error.layer }));
     this.capture.on('error', (err: Error) => this.log.error({ err }, 'capture failed'));
 
@@ -112,7 +110,7 @@ export class Agent {
     this.metrics.kernelEventsUp.set(this.kernelEvents === null ? 0 : 1);
     const address = await this.http.start();
     this.listenAddress = { host: address.address, port: address.port };
-    this.timers.push(setInterval(() => this.analyzer.tick(), TICK_MS));
+    this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.refreshGauges(), STATS_MS));
     signal.addEventListener('abort', () => void this.stop(), { once: true });
     this.log.info({ node: this.options.nodeName, listen: this.listenAddress, kernelEvents: this.kernelEvents !== null }, 'agent running');
@@ -126,12 +124,20 @@ export class Agent {
   private async shutdown(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    this.analyzer.tick(Date.now(), true);
     await this.capture.stop();
+    this.tick(true);
     await this.kernelEvents?.stop();
     this.kernelEvents = null;
     await this.http.stop();
     this.log.info({ counters: this.analyzer.counters, capture: this.capture.counters }, 'agent stopped');
+  }
+
+  private tick(force = false): void {
+    const nowMs = Date.now();
+    for (const counted of this.capture.stormGuard.drain(nowMs)) {
+      this.analyzer.addCountedResets(counted.classKey, counted.count, counted.firstMs, counted.lastMs);
+    }
+    this.analyzer.tick(nowMs, force);
   }
 
   private onFinding(finding: Finding, update: boolean): void {
@@ -156,7 +162,10 @@ export class Agent {
     this.metrics.flowsTracked.set(flows.size);
     this.metrics.flowsEvicted.inc(flows.evicted - this.reportedEvicted);
     this.reportedEvicted = flows.evicted;
-    this.metrics.duplicatePackets.inc(this.capture.counters.duplicates - this.reportedDuplicates);
-    this.reportedDuplicates = this.capture.counters.duplicates;
+    const { frames, duplicates } = this.capture.counters;
+    this.metrics.duplicatePackets.inc(duplicates - this.reportedDuplicates);
+    this.reportedDuplicates = duplicates;
+    this.metrics.packetsCaptured.inc(frames - this.reportedFrames);
+    this.reportedFrames = frames;
   }
 }

@@ -60,8 +60,8 @@ const TRANSPORT_IDENTITY_BYTES = 16;
  * start of the transport header, in two independent lanes joined to 53 bits.
  * Returns -1 when the bytes are not IPv4/IPv6 or too short.
  */
-export function packetIdentity(bytes: Uint8Array, offset: number): number {
-  const version = bytes.length > offset ? bytes[offset] >> 4 : 0;
+export function packetIdentity(bytes: Uint8Array, offset: number, end = bytes.length): number {
+  const version = end > offset ? bytes[offset] >> 4 : 0;
   let headerEnd: number;
   let ttlIndex: number;
   if (version === 4) {
@@ -73,11 +73,11 @@ export function packetIdentity(bytes: Uint8Array, offset: number): number {
   } else {
     return -1;
   }
-  const end = Math.min(bytes.length, headerEnd + TRANSPORT_IDENTITY_BYTES);
-  if (end < headerEnd) return -1;
+  const identityEnd = Math.min(end, headerEnd + TRANSPORT_IDENTITY_BYTES);
+  if (identityEnd < headerEnd) return -1;
   let lane1 = 0x811c9dc5;
-  let lane2 = 0x01000193 ^ end;
-  for (let i = offset; i < end; i++) {
+  let lane2 = 0x01000193 ^ (identityEnd - offset);
+  for (let i = offset; i < identityEnd; i++) {
     // IPv4 checksum (bytes 10-11) changes with the TTL; skip both.
     if (i === ttlIndex || (version === 4 && (i === offset + 10 || i === offset + 11))) continue;
     const byte = bytes[i];
@@ -87,13 +87,16 @@ export function packetIdentity(bytes: Uint8Array, offset: number): number {
   return (lane1 >>> 0) * 0x200000 + ((lane2 >>> 0) & 0x1fffff);
 }
 
-/** Offset of the IP header in AF_PACKET SOCK_DGRAM data with this EtherType; -1 when not IP. */
-export function networkHeaderOffset(etherType: number, bytes: Uint8Array): number {
-  if (etherType === ETHERTYPE_IPV4 || etherType === ETHERTYPE_IPV6) return 0;
-  if ((etherType === 0x8100 || etherType === 0x88a8) && bytes.length >= 4) {
-    // VLAN tag left in the data: [TCI, inner EtherType] precede the IP header (see decodeNetwork).
-    const inner = (bytes[2] << 8) | bytes[3];
-    return inner === ETHERTYPE_IPV4 || inner === ETHERTYPE_IPV6 ? 4 : -1;
+/**
+ * Where the IP header starts in AF_PACKET SOCK_DGRAM data that starts at `offset`
+ * with this EtherType; -1 when not IP. A VLAN tag left in the data puts
+ * [TCI, inner EtherType] before the IP header (see decodeNetwork).
+ */
+export function ipHeaderOffset(etherType: number, bytes: Uint8Array, offset = 0, end = bytes.length): number {
+  if (etherType === ETHERTYPE_IPV4 || etherType === ETHERTYPE_IPV6) return offset;
+  if ((etherType === 0x8100 || etherType === 0x88a8) && end - offset >= 4) {
+    const inner = (bytes[offset + 2] << 8) | bytes[offset + 3];
+    return inner === ETHERTYPE_IPV4 || inner === ETHERTYPE_IPV6 ? offset + 4 : -1;
   }
   return -1;
 }

@@ -4,6 +4,7 @@
  * native-binding.ts; this file is the only reader of it.
  */
 import { existsSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CaptureError } from '../common/errors';
 import { FRAME_RECORD_HEADER_BYTES, type NativeBinding } from './native-binding';
@@ -72,34 +73,85 @@ export interface CapturedFrame {
 }
 
 const VLAN_VALID_FLAG = 0x01;
+/** Record fields are little-endian; a Uint32Array reads host order. */
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 /**
- * Visits the `frameCount` records of a batch from PacketRing.start's onBatch.
- * Throws CaptureError if the batch does not hold that many well-formed records.
+ * A reusable view of one record of a batch, for the hot path: reading a record
+ * allocates nothing. Fields are valid only during the visit; `bytes` makes a view.
  */
-export function forEachFrame(batch: Buffer, frameCount: number, visit: (frame: CapturedFrame) => void): void {
+export class FrameCursor {
+  batch: Buffer = Buffer.alloc(0);
+  /** Offset of the frame's first byte (the network header) in `batch`. */
+  dataOffset = 0;
+  capturedBytes = 0;
+  wireBytes = 0;
+  timeMs = 0;
+  ifindex = 0;
+  protocol = 0;
+  pktType = 0;
+  vlanTci: number | null = null;
+  hatype = 0;
+
+  get bytes(): Buffer {
+    return this.batch.subarray(this.dataOffset, this.dataOffset + this.capturedBytes);
+  }
+}
+
+/**
+ * Visits the `frameCount` records of a batch from PacketRing.start's onBatch with
+ * one reused cursor. Throws CaptureError if the batch does not hold that many
+ * well-formed records.
+ */
+export function forEachRecord(batch: Buffer, frameCount: number, visit: (cursor: FrameCursor) => void, cursor = new FrameCursor()): void {
+  cursor.batch = batch;
+  // Records start 8-byte aligned; a batch from the addon starts aligned too, so its
+  // u32 fields can be read through one typed-array view (fast path, no bounds calls).
+  const words = LITTLE_ENDIAN_HOST && batch.byteOffset % 4 === 0 ? new Uint32Array(batch.buffer, batch.byteOffset, batch.length >>> 2) : null;
   let offset = 0;
   for (let index = 0; index < frameCount; index++) {
     if (offset + FRAME_RECORD_HEADER_BYTES > batch.length) {
       throw new CaptureError(`corrupt frame batch: record ${index} of ${frameCount} starts past its end (${batch.length} bytes)`);
     }
-    const recordBytes = batch.readUInt32LE(offset);
-    const capturedBytes = batch.readUInt32LE(offset + 4);
-    if (recordBytes < FRAME_RECORD_HEADER_BYTES + capturedBytes || offset + recordBytes > batch.length) {
+    const word = offset >>> 2;
+    const recordBytes = words !== null ? words[word] : batch.readUInt32LE(offset);
+    const capturedBytes = words !== null ? words[word + 1] : batch.readUInt32LE(offset + 4);
+    if (recordBytes < FRAME_RECORD_HEADER_BYTES + capturedBytes || offset + recordBytes > batch.length || recordBytes % 8 !== 0) {
       throw new CaptureError(`corrupt frame batch: record ${index} at offset ${offset} claims ${recordBytes} bytes`);
     }
-    const flags = batch.readUInt8(offset + 27);
-    const dataStart = offset + FRAME_RECORD_HEADER_BYTES;
-    visit({
-      timeMs: batch.readUInt32LE(offset + 12) * 1000 + batch.readUInt32LE(offset + 16) / 1e6,
-      wireBytes: batch.readUInt32LE(offset + 8),
-      ifindex: batch.readInt32LE(offset + 20),
-      protocol: batch.readUInt16LE(offset + 24),
-      pktType: batch.readUInt8(offset + 26),
-      vlanTci: (flags & VLAN_VALID_FLAG) !== 0 ? batch.readUInt16LE(offset + 28) : null,
-      hatype: batch.readUInt16LE(offset + 32),
-      bytes: batch.subarray(dataStart, dataStart + capturedBytes),
-    });
+    const flags = batch[offset + 27];
+    cursor.dataOffset = offset + FRAME_RECORD_HEADER_BYTES;
+    cursor.capturedBytes = capturedBytes;
+    if (words !== null) {
+      cursor.wireBytes = words[word + 2];
+      cursor.timeMs = words[word + 3] * 1000 + words[word + 4] / 1e6;
+      cursor.ifindex = words[word + 5] | 0;
+    } else {
+      cursor.wireBytes = batch.readUInt32LE(offset + 8);
+      cursor.timeMs = batch.readUInt32LE(offset + 12) * 1000 + batch.readUInt32LE(offset + 16) / 1e6;
+      cursor.ifindex = batch.readInt32LE(offset + 20);
+    }
+    cursor.protocol = batch[offset + 24] | (batch[offset + 25] << 8);
+    cursor.pktType = batch[offset + 26];
+    cursor.vlanTci = (flags & VLAN_VALID_FLAG) !== 0 ? batch[offset + 28] | (batch[offset + 29] << 8) : null;
+    cursor.hatype = batch[offset + 32] | (batch[offset + 33] << 8);
+    visit(cursor);
     offset += recordBytes;
   }
+}
+
+/** Like forEachRecord, with a CapturedFrame of its own per record (`bytes` a view, not a copy). */
+export function forEachFrame(batch: Buffer, frameCount: number, visit: (frame: CapturedFrame) => void): void {
+  forEachRecord(batch, frameCount, (cursor) =>
+    visit({
+      timeMs: cursor.timeMs,
+      wireBytes: cursor.wireBytes,
+      ifindex: cursor.ifindex,
+      protocol: cursor.protocol,
+      pktType: cursor.pktType,
+      vlanTci: cursor.vlanTci,
+      hatype: cursor.hatype,
+      bytes: cursor.bytes,
+    }),
+  );
 }

@@ -31,6 +31,7 @@ export interface ResetAnalyzerOptions {
 /** A RST and its kernel event are the same reset when their times are this close (clock conversion error included). */
 const KERNEL_JOIN_TOLERANCE_MS = 2_000;
 const DEFAULT_MAX_PENDING = 10_000;
+const MAX_STORM_CLASSES = 20_000;
 
 interface PendingReset {
   context: ResetContext;
@@ -45,6 +46,10 @@ export interface ResetAnalyzerCounters {
   unjoined: number;
   /** RSTs judged before their join delay ran out because too many were waiting. */
   pendingOverflow: number;
+  /** RSTs of a storm counted into a finding without individual analysis. */
+  countedOnly: number;
+  /** Counted-only RSTs whose class had no open finding any more. */
+  countedUnattached: number;
 }
 
 /**
@@ -62,7 +67,10 @@ export class ResetAnalyzer {
   private pendingHead = 0;
   private readonly pendingByKey = new Map<string, PendingReset[]>();
   private readonly joinDelayMs: number;
-  readonly counters: ResetAnalyzerCounters = { resets: 0, joined: 0, unjoined: 0, pendingOverflow: 0 };
+  readonly counters: ResetAnalyzerCounters = { resets: 0, joined: 0, unjoined: 0, pendingOverflow: 0, countedOnly: 0, countedUnattached: 0 };
+  /** The finding each storm class's last analysed RST went to, and counts waiting for one. */
+  private readonly stormFindings = new Map<number, string>();
+  private readonly countedWaiting = new Map<number, { count: number; firstMs: number; lastMs: number }>();
   private pendingCount = 0;
 
   constructor(private readonly options: ResetAnalyzerOptions) {
@@ -96,8 +104,9 @@ export class ResetAnalyzer {
       senderOnThisKernel: this.options.attributor.isOnThisKernel(ip.src, observation.timeMs),
       senderBehindRouter: route === null ? null : route.gateway !== null,
       expectedTtl: this.ttl.expected(ip.src, observation.timeMs),
+      stormClass: observation.stormClass ?? null,
     };
-    this.flows.observe(observation);
+    if (context.flow !== null) this.flows.observe(observation); // a RST alone does not open a flow
     context.kernelEvent = this.kernelEvents.take('send', src, dst, observation.timeMs);
     if (context.kernelEvent !== null || !context.kernelEventsActive) {
       this.finish(context);
@@ -206,6 +215,50 @@ export class ResetAnalyzer {
       },
       servicePort,
     );
-    if (finding !== null) this.options.onFinding(finding, false);
+    if (finding.isNew) this.options.onFinding(finding.finding, false);
+    if (context.stormClass !== null) {
+      if (this.stormFindings.size >= MAX_STORM_CLASSES) this.stormFindings.clear();
+      this.stormFindings.set(context.stormClass, finding.finding.id);
+      const waiting = this.countedWaiting.get(context.stormClass);
+      if (waiting !== undefined) {
+        this.countedWaiting.delete(context.stormClass);
+        this.attachCounted(context.stormClass, waiting.count, waiting.firstMs, waiting.lastMs);
+      }
+    }
+  }
+
+  /**
+   * Adds RSTs that the storm guard counted without analysis to the finding of
+   * the last analysed RST of their class (same sender and receiver addresses).
+   */
+  addCountedResets(classKey: number, count: number, firstMs: number, lastMs: number): void {
+    this.counters.resets += count;
+    this.counters.countedOnly += count;
+    if (this.stormFindings.has(classKey)) {
+      this.attachCounted(classKey, count, firstMs, lastMs);
+      return;
+    }
+    // The class's analysed RST is still waiting for its kernel event: keep the count for it.
+    const waiting = this.countedWaiting.get(classKey);
+    if (waiting !== undefined) {
+      waiting.count += count;
+      waiting.lastMs = lastMs;
+    } else if (this.countedWaiting.size < MAX_STORM_CLASSES) {
+      this.countedWaiting.set(classKey, { count, firstMs, lastMs });
+    } else {
+      this.counters.countedUnattached += count;
+    }
+  }
+
+  private attachCounted(classKey: number, count: number, firstMs: number, lastMs: number): void {
+    const findingId = this.stormFindings.get(classKey)!;
+    const rateText = lastMs > firstMs ? ` at about ${Math.round((count * 1000) / (lastMs - firstMs))}/s` : '';
+    const attached = this.rollup.addCounted(
+      findingId,
+      count,
+      lastMs,
+      (total) => `storm: ${total} more RSTs between these addresses arrived${rateText}, past the analysis budget; they were counted here without individual analysis`,
+    );
+    if (!attached) this.counters.countedUnattached += count;
   }
 }

@@ -28,6 +28,8 @@ export interface ResetContext {
   senderBehindRouter: boolean | null;
   /** TTL the claimed sender's other packets arrive with. */
   expectedTtl: number | null;
+  /** StormGuard class of the RST, when the capture assigned one. */
+  stormClass: number | null;
 }
 
 export interface ResetVerdict {

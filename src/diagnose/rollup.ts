@@ -13,32 +13,61 @@ interface Entry {
   finding: ResetFinding;
   lastSeenMs: number;
   dirty: boolean;
+  /** Resets added by addCounted, and where its evidence line is. */
+  countedOnly?: number;
+  noteIndex?: number;
 }
 
 export class ResetRollup {
   private readonly open = new Map<string, Entry>();
+  private readonly openById = new Map<string, Entry>();
 
   constructor(private readonly windowMs = 5 * 60_000) {}
 
   /**
-   * Adds a reset; returns the finding to publish now (a new one), or null when it
-   * was rolled into an open one. `servicePort` is the server side's port.
+   * Adds a reset. Returns the open finding it now counts in, and whether that
+   * finding is new (to publish now) or an open one it was rolled into.
+   * `servicePort` is the server side's port.
    */
-  add(draft: ResetDraft, servicePort: number): ResetFinding | null {
+  add(draft: ResetDraft, servicePort: number): { finding: ResetFinding; isNew: boolean } {
     const key = rollupKey(draft, servicePort);
     const entry = this.open.get(key);
     if (entry !== undefined && draft.timeMs - entry.lastSeenMs <= this.windowMs) {
-      entry.finding.count++;
-      entry.lastSeenMs = Math.max(entry.lastSeenMs, draft.timeMs);
-      entry.finding.lastSeen = new Date(entry.lastSeenMs).toISOString();
-      entry.dirty = true;
-      return null;
+      this.count(entry, 1, draft.timeMs);
+      return { finding: entry.finding, isNew: false };
     }
+    if (entry !== undefined) this.openById.delete(entry.finding.id);
     const { timeMs, ...fields } = draft;
     const time = new Date(timeMs).toISOString();
     const finding: ResetFinding = { ...fields, id: randomUUID(), time, lastSeen: time, count: 1 };
-    this.open.set(key, { finding, lastSeenMs: timeMs, dirty: false });
-    return finding;
+    const created = { finding, lastSeenMs: timeMs, dirty: false };
+    this.open.set(key, created);
+    this.openById.set(finding.id, created);
+    return { finding, isNew: true };
+  }
+
+  /**
+   * Adds `count` resets that were counted but not analysed one by one (a storm) to
+   * an open finding, with one evidence line that says so. False when the finding
+   * is no longer open.
+   */
+  addCounted(findingId: string, count: number, lastMs: number, note: (total: number) => string): boolean {
+    const entry = this.openById.get(findingId);
+    if (entry === undefined) return false;
+    this.count(entry, count, lastMs);
+    entry.countedOnly = (entry.countedOnly ?? 0) + count;
+    const line = note(entry.countedOnly);
+    const evidence = entry.finding.evidence;
+    if (entry.noteIndex === undefined) entry.noteIndex = evidence.push(line) - 1;
+    else evidence[entry.noteIndex] = line;
+    return true;
+  }
+
+  private count(entry: Entry, count: number, timeMs: number): void {
+    entry.finding.count += count;
+    entry.lastSeenMs = Math.max(entry.lastSeenMs, timeMs);
+    entry.finding.lastSeen = new Date(entry.lastSeenMs).toISOString();
+    entry.dirty = true;
   }
 
   /** Findings whose count changed since the last call (to publish as updates), and closes idle ones. */
@@ -46,10 +75,13 @@ export class ResetRollup {
     const updates: ResetFinding[] = [];
     for (const [key, entry] of this.open) {
       if (entry.dirty) {
-        updates.push({ ...entry.finding });
+        updates.push({ ...entry.finding, evidence: [...entry.finding.evidence] });
         entry.dirty = false;
       }
-      if (nowMs - entry.lastSeenMs > this.windowMs) this.open.delete(key);
+      if (nowMs - entry.lastSeenMs > this.windowMs) {
+        this.open.delete(key);
+        this.openById.delete(entry.finding.id);
+      }
     }
     return updates;
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import fc from 'fast-check';
-import { DuplicateFilter, networkHeaderOffset, packetIdentity } from '../../src/capture/dedup';
+import { DuplicateFilter, ipHeaderOffset, packetIdentity } from '../../src/capture/dedup';
 import { buildTcp, type TcpBuildOptions } from '../support/packet-builder';
 import { tcpObservation } from '../support/observations';
 
@@ -30,8 +30,9 @@ test('identities of distinct packets do not collide (property)', () => {
 test('not IP, or too short: no identity', () => {
   assert.equal(packetIdentity(Uint8Array.from([0x10, 0, 0]), 0), -1);
   assert.equal(packetIdentity(new Uint8Array(0), 0), -1);
-  assert.equal(networkHeaderOffset(0x0806, new Uint8Array(28)), -1);
-  assert.equal(networkHeaderOffset(0x8100, Uint8Array.from([0, 5, 0x08, 0x00])), 4);
+  assert.equal(ipHeaderOffset(0x0806, new Uint8Array(28)), -1);
+  assert.equal(ipHeaderOffset(0x8100, Uint8Array.from([0, 5, 0x08, 0x00])), 4);
+  assert.equal(ipHeaderOffset(0x8100, Uint8Array.from([9, 9, 0, 5, 0x08, 0x00]), 2), 6);
 });
 
 test('the first copy is kept and raised to the highest TTL; a repeat after the window is new', () => {

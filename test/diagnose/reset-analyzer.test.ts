@@ -172,3 +172,24 @@ test('in a storm, RSTs waiting for kernel events are bounded: the oldest are jud
   assert.equal(analyzer.counters.resets, 5);
   assert.equal(analyzer.counters.joined + analyzer.counters.unjoined, 5);
 });
+
+test('storm counts join the finding of their class, even when its analysed RST is still waiting', () => {
+  const { analyzer, findings } = harness({ maxPending: 100 });
+  const now = Date.now();
+  const observation = tcpObservation({ ...server, flags: 'RST', seq: 1 }, now);
+  observation.stormClass = 77;
+  analyzer.observe(observation);
+  analyzer.addCountedResets(77, 500, now, now + 1_000);
+  assert.equal(findings.length, 0);
+  analyzer.tick(now, true);
+  analyzer.tick(now + 1);
+  const latest = findings[findings.length - 1].finding;
+  assert.equal(latest.count, 501);
+  assert.ok(latest.evidence.some((line) => /storm: 500 more RSTs .* at about 500\/s/.test(line)), latest.evidence.join(' | '));
+  analyzer.addCountedResets(77, 10, now + 1_000, now + 1_010);
+  analyzer.tick(now + 2);
+  const updated = findings[findings.length - 1].finding;
+  assert.equal(updated.count, 511);
+  assert.equal(updated.evidence.filter((line) => line.startsWith('storm:')).length, 1, 'one storm line, updated in place');
+  assert.equal(analyzer.counters.resets, 511);
+});

@@ -1,0 +1,56 @@
+import { runBackgroundCost } from './background-cost';
+import { runRstStorm } from './rst-storm';
+
+/**
+ * `npm run bench`: the agent measured against its peers in the same run, on this
+ * machine, in network namespaces the bench builds itself. Needs root.
+ * Targets (issue "Foundation"): storm ≥ 99.9% of tcpdump's packets with 0 kernel
+ * drops and ≤ 3× its CPU; control mode keeps ≥ 97% of throughput; RSS ≤ 120 MB.
+ */
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: needs root (network namespaces, packet capture); run it with sudo\n');
+    process.exitCode = 2;
+    return;
+  }
+  const only = process.argv[2];
+  const verdicts: string[] = [];
+  const check = (ok: boolean, text: string): void => void verdicts.push(`${ok ? 'PASS' : 'FAIL'} ${text}`);
+
+  if (only === undefined || only === 'storm') {
+    const storm = await runRstStorm(5);
+    const share = storm.agent.packets / storm.tcpdump.packets;
+    const cpuRatio = storm.agent.cpuS / storm.tcpdump.cpuS;
+    console.log(`\nRST storm: hping3 --flood -R for ${storm.durationS} s, one pod veth captured by both`);
+    console.table({
+      'rstprobe agent': { packets: storm.agent.packets, 'kernel drops': storm.agent.drops, 'CPU s': storm.agent.cpuS.toFixed(2) },
+      'tcpdump -w /dev/null': { packets: storm.tcpdump.packets, 'kernel drops': storm.tcpdump.drops, 'CPU s': storm.tcpdump.cpuS.toFixed(2) },
+    });
+    console.log(`packets seen: agent/tcpdump = ${(share * 100).toFixed(3)}%  ·  CPU: agent/tcpdump = ${cpuRatio.toFixed(2)}×  ·  rate ≈ ${Math.round(storm.tcpdump.packets / storm.durationS)} pkt/s`);
+    console.log(`agent CPU: ${storm.agent.userS.toFixed(2)} s user, ${(storm.agent.cpuS - storm.agent.userS).toFixed(2)} s system`);
+    console.log(`agent RSS: idle ${storm.agent.rssIdleMiB.toFixed(1)} MiB, after the storm ${storm.agent.rssAfterMiB.toFixed(1)} MiB`);
+    check(share >= 0.999, `storm: agent saw ${(share * 100).toFixed(3)}% of tcpdump's packets (target ≥ 99.9%)`);
+    check(storm.agent.drops === 0, `storm: ${storm.agent.drops} kernel drops (target 0)`);
+    check(cpuRatio <= 3, `storm: ${cpuRatio.toFixed(2)}× tcpdump's CPU (target ≤ 3×)`);
+    check(storm.agent.rssAfterMiB <= 120 && storm.agent.rssIdleMiB <= 120, `memory: ${storm.agent.rssAfterMiB.toFixed(1)} MiB after the storm (target ≤ 120 MB)`);
+  }
+
+  if (only === undefined || only === 'background') {
+    const runs = await runBackgroundCost(10);
+    console.log('\nBackground cost: iperf3 between two pod namespaces, 10 s each');
+    console.table(
+      Object.fromEntries(
+        runs.map((run) => [run.label, { 'Gbit/s': run.gbitPerS.toFixed(2), 'of baseline': `${((run.gbitPerS / runs[0].gbitPerS) * 100).toFixed(1)}%`, 'agent CPU s': run.agentCpuS?.toFixed(2) ?? '-' }]),
+      ),
+    );
+    const control = runs.find((run) => run.label.includes('control'))!;
+    check(control.gbitPerS / runs[0].gbitPerS >= 0.97, `background: control mode keeps ${((control.gbitPerS / runs[0].gbitPerS) * 100).toFixed(1)}% of throughput (target ≥ 97%)`);
+  }
+
+  console.log(`\n${verdicts.join('\n')}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
