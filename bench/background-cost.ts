@@ -42,9 +42,10 @@ async function withAgent(lab: Lab, node: LabNode, client: LabPod, server: LabPod
 
 async function iperf(lab: Lab, client: LabPod, server: LabPod, durationS: number): Promise<number> {
   const daemon = lab.spawn(server, 'iperf3', ['-s', '-1', '-B', server.ip]);
+  const daemonExited = new Promise((resolve) => daemon.once('exit', resolve)); // it may exit before we look
   await new Promise((resolve) => setTimeout(resolve, 300));
   const { stdout } = await lab.exec(client, ['iperf3', '-c', server.ip, '-t', String(durationS), '-J'], { timeoutMs: (durationS + 15) * 1000 });
-  await new Promise((resolve) => daemon.once('exit', resolve));
+  await daemonExited;
   const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
   return report.end.sum_received.bits_per_second / 1e9;
 }
