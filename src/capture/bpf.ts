@@ -52,6 +52,7 @@ export type AluOpName = keyof typeof AluOp;
 /** Ancillary loads: `ld[h] [SKF_AD_OFF + n]` reads skb metadata instead of packet bytes (linux/filter.h). */
 export const SKF_AD_OFF = 0xfffff000; // -0x1000 as u32
 export const SKF_AD_PROTOCOL = 0;
+export const SKF_AD_IFINDEX = 8;
 export const SKF_AD_VLAN_TAG = 44;
 export const SKF_AD_VLAN_TAG_PRESENT = 48;
 

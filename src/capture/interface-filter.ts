@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { bpf, SKF_AD_IFINDEX, SKF_AD_OFF, type ProgramItem } from './bpf';
 
 /**
  * Capturing a chosen set of interfaces on one `any` socket: a prefix in front of
@@ -7,38 +8,24 @@ import { readdirSync, readFileSync } from 'node:fs';
  * pattern are added by re-attaching the filter, with no restart and no gap.
  */
 
-const BPF_LD_W_ABS = 0x20;
-const BPF_JMP_JEQ_K = 0x15;
-const BPF_RET_K = 0x06;
-const SKF_AD_OFF = -0x1000;
-const SKF_AD_IFINDEX = 8;
-/** cBPF jump offsets are 8 bits. */
+/** cBPF jump offsets are 8 bits: one `jeq` per interface must reach past the rest. */
 export const MAX_FILTERED_INTERFACES = 254;
-const INSTRUCTION_BYTES = 8;
 
-function instruction(code: number, jt: number, jf: number, k: number): Buffer {
-  const bytes = Buffer.alloc(INSTRUCTION_BYTES);
-  bytes.writeUInt16LE(code, 0);
-  bytes.writeUInt8(jt, 2);
-  bytes.writeUInt8(jf, 3);
-  bytes.writeUInt32LE(k >>> 0, 4);
-  return bytes;
-}
-
-/** Prepends "accept only these interface indexes" to an encoded program. */
-export function restrictToInterfaces(program: Buffer, ifindexes: readonly number[]): Buffer {
+/** Prepends "accept only these interface indexes" to a filter program. */
+export function restrictToInterfaces(program: readonly ProgramItem[], ifindexes: readonly number[]): ProgramItem[] {
   if (ifindexes.length > MAX_FILTERED_INTERFACES) {
     throw new RangeError(`at most ${MAX_FILTERED_INTERFACES} interfaces can be filtered in the kernel`);
   }
-  const count = ifindexes.length;
-  const prefix = [instruction(BPF_LD_W_ABS, 0, 0, SKF_AD_OFF + SKF_AD_IFINDEX)];
-  ifindexes.forEach((ifindex, i) => {
-    // From jeq number i+1 (0-based i), jump over the remaining jeqs and the `ret 0`.
-    prefix.push(instruction(BPF_JMP_JEQ_K, count - i, 0, ifindex));
-  });
-  prefix.push(instruction(BPF_RET_K, 0, 0, 0));
-  return Buffer.concat([...prefix, program]);
+  return [
+    bpf.ldAbs('w', SKF_AD_OFF + SKF_AD_IFINDEX),
+    ...ifindexes.map((ifindex) => bpf.jeq(ifindex, INTERFACE_MATCHED)),
+    bpf.retK(0),
+    bpf.label(INTERFACE_MATCHED),
+    ...program,
+  ];
 }
+
+const INTERFACE_MATCHED = 'interface_matched';
 
 /** Shell-style name patterns (`*`, `?`) as used by --interfaces, e.g. `eth0,veth*`. */
 export function interfaceMatcher(patterns: readonly string[]): (name: string) => boolean {

@@ -3,7 +3,7 @@ import { CaptureError, PrivilegeError, errnoCode } from '../common/errors';
 import type { Logger } from '../common/log';
 import { decodeNetwork } from '../decode/decode';
 import type { DecodeError } from '../decode/types';
-import { controlFilter, encodeProgram, headersFilter } from './bpf';
+import { controlFilter, encodeProgram, headersFilter, type ProgramItem } from './bpf';
 import { DuplicateFilter, ipHeaderOffset, packetIdentity } from './dedup';
 import { interfaceMatcher, listInterfaces, MAX_FILTERED_INTERFACES, restrictToInterfaces } from './interface-filter';
 import { FrameCursor, forEachRecord, loadNativeBinding } from './native';
@@ -61,7 +61,7 @@ export class PacketCapture extends EventEmitter {
    * (out and in); a capture of one other interface skips the duplicate check.
    */
   private dedupNeeded = true;
-  private readonly baseFilter: Buffer;
+  private readonly baseFilter: ProgramItem[];
   readonly counters: PacketCaptureCounters = {
     frames: 0,
     duplicates: 0,
@@ -71,11 +71,10 @@ export class PacketCapture extends EventEmitter {
 
   constructor(private readonly options: PacketCaptureOptions) {
     super();
-    this.baseFilter = encodeProgram(
+    this.baseFilter =
       options.mode === 'control'
         ? controlFilter({ snapBytes: CONTROL_SNAP_BYTES })
-        : headersFilter({ maxHeaderBytes: HEADERS_SNAP_BYTES, snapBytes: CONTROL_SNAP_BYTES }),
-    );
+        : headersFilter({ maxHeaderBytes: HEADERS_SNAP_BYTES, snapBytes: CONTROL_SNAP_BYTES });
   }
 
   get running(): boolean {
@@ -84,7 +83,7 @@ export class PacketCapture extends EventEmitter {
 
   async start(signal?: AbortSignal): Promise<void> {
     const binding = this.options.binding ?? loadNativeBinding();
-    const filter = this.options.interfaces === 'any' ? this.baseFilter : this.filterForNamedInterfaces(true);
+    const filter = this.options.interfaces === 'any' ? encodeProgram(this.baseFilter) : this.filterForNamedInterfaces(true);
     let ring: PacketRing;
     try {
       ring = binding.openPacketRing({
@@ -191,7 +190,7 @@ export class PacketCapture extends EventEmitter {
     }
     this.capturedIfindexes = ifindexes.join(',');
     this.dedupNeeded = ifindexes.length !== 1 || ifindexes[0] === LOOPBACK_IFINDEX;
-    return restrictToInterfaces(this.baseFilter, ifindexes);
+    return encodeProgram(restrictToInterfaces(this.baseFilter, ifindexes));
   }
 
   private rescanInterfaces(): void {

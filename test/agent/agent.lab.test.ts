@@ -91,6 +91,21 @@ describe('agent in the lab', { skip }, () => {
     server.kill();
   });
 
+  test('an agent capturing veth* picks up a pod veth created after it started, without a restart', async () => {
+    const agentVeth = await AgentProcess.startInLab(lab, nodeA, ['--node-name', 'node-a', '--listen', '127.0.0.1:7071', '--interfaces', 'veth*']);
+    const late = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-1', ip: '10.244.1.11' });
+    const deadline = Date.now() + 15_000;
+    let finding;
+    while (finding === undefined && Date.now() < deadline) {
+      await lab.exec(late, [process.execPath, '-e', clientScript(upstream.ip, 9998, null)]);
+      finding = agentVeth.findings.find((f) => isReset(f) && f.src.port === 9998 && f.dst.ip === late.ip);
+      if (finding === undefined) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.ok(finding !== undefined, `no finding for the late pod; stderr: ${agentVeth.stderr.slice(-1500)}`);
+    assert.ok(agentVeth.stderr.includes('captured interfaces changed'));
+    agentVeth.child.kill('SIGTERM');
+  });
+
   test('a REJECT --reject-with tcp-reset on the fabric is not blamed on the endpoint', async () => {
     const rule = await lab.rejectWithTcpReset(undefined, { dst: upstream.ip, dport: 8081 });
     try {

@@ -4,7 +4,7 @@
  * X, 16 scratch words, a load outside the packet ends the program with 0, as does
  * division by zero. Ancillary loads read the given socket metadata.
  */
-import { BpfCode as C, decodeProgram, SKF_AD_OFF, SKF_AD_PROTOCOL, SKF_AD_VLAN_TAG, SKF_AD_VLAN_TAG_PRESENT, type BpfInstruction } from '../../src/capture/bpf';
+import { BpfCode as C, decodeProgram, SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PROTOCOL, SKF_AD_VLAN_TAG, SKF_AD_VLAN_TAG_PRESENT, type BpfInstruction } from '../../src/capture/bpf';
 
 /** The skb metadata an AF_PACKET socket's filter can see through ancillary loads. */
 export interface CbpfMetadata {
@@ -12,6 +12,8 @@ export interface CbpfMetadata {
   protocol: number;
   vlanTagPresent?: boolean;
   vlanTci?: number;
+  /** skb->dev->ifindex. */
+  ifindex?: number;
 }
 
 function ancillary(k: number, metadata: CbpfMetadata): number {
@@ -22,6 +24,8 @@ function ancillary(k: number, metadata: CbpfMetadata): number {
       return (metadata.vlanTci ?? 0) & 0xffff;
     case SKF_AD_VLAN_TAG_PRESENT:
       return metadata.vlanTagPresent ? 1 : 0;
+    case SKF_AD_IFINDEX:
+      return metadata.ifindex ?? 0;
     default:
       throw new Error(`ancillary load ${k - SKF_AD_OFF} not supported by the test interpreter`);
   }
