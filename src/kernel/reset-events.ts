@@ -188,7 +188,7 @@ export class KernelResetEvents extends EventEmitter<KernelResetEventsEvents> {
   /** The 'exit' path: synchronous, no logging (the logger may be gone); no loop turn follows. */
   private closeSync(): void {
     this.closeReader();
-    if (this.instanceValue !== null) removeInstanceSync(this.instanceValue, { closeOpenPipes: true });
+    if (this.instanceValue !== null) removeInstanceSync(this.instanceValue);
   }
 
   private closeReader(): void {

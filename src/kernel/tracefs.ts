@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, promises as fs, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
+import { promises as fs, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { errnoCode, KernelEventsError } from '../common/errors';
@@ -198,15 +198,10 @@ export async function removeInstance(instance: TraceInstance): Promise<void> {
 
 /**
  * Synchronous removeInstance for the 'exit' path; never throws, returns whether the
- * instance is gone.
- *
- * With `closeOpenPipes`, descriptors of this process still open on the instance's
- * trace_pipe are closed first (found in /proc/self/fd): the addon's reader closes
- * its descriptor in a libuv close callback, which never runs once 'exit' is
- * emitted, and rmdir answers EBUSY while it is open. Only safe when no event-loop
- * turn follows (the callback would close the number again).
+ * instance is gone. rmdir answers EBUSY while its trace_pipe is open, so close the
+ * reader first (the addon's PollReader.close() closes the descriptor at once).
  */
-export function removeInstanceSync(instance: TraceInstance, options: { closeOpenPipes?: boolean } = {}): boolean {
+export function removeInstanceSync(instance: TraceInstance): boolean {
   try {
     writeFileSync(path.join(instance.dir, 'set_event'), '');
   } catch {
@@ -220,32 +215,10 @@ export function removeInstanceSync(instance: TraceInstance, options: { closeOpen
       const code = errnoCode(err);
       if (code === 'ENOENT') return true;
       if (code !== 'EBUSY') return false;
-      if (options.closeOpenPipes === true && closeOwnDescriptorsOf(instance.tracePipePath) > 0) continue;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RMDIR_RETRY_DELAY_MS);
     }
   }
   return false;
-}
-
-function closeOwnDescriptorsOf(filePath: string): number {
-  let closed = 0;
-  let fds: string[];
-  try {
-    fds = readdirSync('/proc/self/fd');
-  } catch {
-    return 0;
-  }
-  for (const fd of fds) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) === filePath) {
-        closeSync(Number(fd));
-        closed += 1;
-      }
-    } catch {
-      // Closed meanwhile (the readdir descriptor itself) or not a link.
-    }
-  }
-  return closed;
 }
 
 /**
