@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -195,6 +196,11 @@ PacketRing::PacketRing(const Napi::CallbackInfo& info)
   const uint32_t block_timeout_ms =
       RequireUint32(options.Get("blockTimeoutMs"), "blockTimeoutMs", 1,
                     kMaxBlockTimeoutMs);
+  const Napi::Value reuse = options.Get("reuseBatchBuffer");
+  if (!reuse.IsUndefined() && !reuse.IsBoolean()) {
+    throw Napi::TypeError::New(env, "reuseBatchBuffer must be a boolean");
+  }
+  reuse_batch_buffer_ = reuse.IsBoolean() && reuse.As<Napi::Boolean>().Value();
 
   // Protocol 0: the socket is not hooked into the receive path yet
   // (packet_create registers no prot_hook), so nothing can be queued before
@@ -333,6 +339,7 @@ void PacketRing::Release(bool from_js) {
     // async context stays until the destructor: we may be inside a callback
     // that runs in it.
     on_batch_.Reset();
+    batch_buffer_.Reset();
     on_error_.Reset();
     Unref();
   }
@@ -440,10 +447,22 @@ void PacketRing::HandleReadable(int status) {
     CopyAndReleaseBlocks(block_count, nullptr);
     return;
   }
-  Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::New(env, record_bytes);
+  Napi::Buffer<uint8_t> batch = BatchBuffer(record_bytes);
   CopyAndReleaseBlocks(block_count, batch.Data());
   CallJs(on_batch_.Value(),
          {batch, Napi::Number::New(env, static_cast<double>(frame_count))});
+}
+
+Napi::Buffer<uint8_t> PacketRing::BatchBuffer(size_t record_bytes) {
+  Napi::Env env = Env();
+  if (!reuse_batch_buffer_) return Napi::Buffer<uint8_t>::New(env, record_bytes);
+  // One buffer for every batch: a fresh (zeroed, GC-tracked) megabyte per
+  // readable event costs more CPU than the frames themselves in a storm.
+  if (batch_buffer_.IsEmpty() || batch_buffer_.Value().Length() < record_bytes) {
+    batch_buffer_ = Napi::Persistent(
+        Napi::Buffer<uint8_t>::New(env, std::max(record_bytes, kMaxBatchBytes)));
+  }
+  return batch_buffer_.Value();
 }
 
 void PacketRing::Fail(const Napi::Error& error) {

@@ -43,6 +43,8 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   // callbacks taken by start() (never from the finalizer).
   void Release(bool from_js);
   void Fail(const Napi::Error& error);
+  // The Buffer a batch is copied into: new each time, or the reused one.
+  Napi::Buffer<uint8_t> BatchBuffer(size_t record_bytes);
   void CallJs(const Napi::Function& callback,
               const std::initializer_list<napi_value>& args);
 
@@ -54,6 +56,8 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   bool started_ = false;
   Napi::FunctionReference on_batch_;
   Napi::FunctionReference on_error_;
+  bool reuse_batch_buffer_ = false;
+  Napi::Reference<Napi::Buffer<uint8_t>> batch_buffer_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   uint64_t packets_total_ = 0;
   uint64_t drops_total_ = 0;

@@ -92,6 +92,8 @@ export class PacketCapture extends EventEmitter {
         blockBytes: this.options.blockBytes ?? 1 << 20,
         blockCount: this.options.blockCount ?? 32,
         blockTimeoutMs: this.options.blockTimeoutMs ?? 20,
+        // Frames are decoded into fresh objects during the batch; nothing keeps a view.
+        reuseBatchBuffer: true,
       });
     } catch (err) {
       const code = errnoCode(err);
