@@ -526,3 +526,26 @@ function run(command: string, args: string[]): Promise<RunResult> {
     child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr }));
   });
 }
+
+test('with reuseBatchBuffer every batch arrives in the same Buffer; without it each is new', { skip: NEEDS_ROOT }, async () => {
+  const binding = loadNativeBinding();
+  for (const reuse of [true, false]) {
+    const ring = binding.openPacketRing(ringOptions(TCP_ONLY, { reuseBatchBuffer: reuse }));
+    const buffers: Buffer[] = [];
+    ring.start(
+      (batch) => buffers.push(batch),
+      () => {},
+    );
+    try {
+      for (let i = 0; i < 3 && buffers.length < 2; i++) {
+        await connectRefused(await closedPort());
+        await waitFor('a batch', () => buffers.length > i, 3000).catch(() => undefined);
+      }
+      await waitFor('two batches', () => buffers.length >= 2);
+      assert.equal(buffers[0] === buffers[1], reuse);
+    } finally {
+      ring.close();
+    }
+  }
+  assert.throws(() => binding.openPacketRing(ringOptions(TCP_ONLY, { reuseBatchBuffer: 'yes' as unknown as boolean })), /reuseBatchBuffer must be a boolean/);
+});
