@@ -1,3 +1,4 @@
+import { socketText } from '../flows/flow-key';
 import type { Endpoint, Finding } from '../protocol/finding';
 
 /** One human-readable line for a finding, for terminals (the JSON form is the contract). */
@@ -12,7 +13,7 @@ export function formatFindingLine(finding: Finding): string {
 }
 
 function endpointText(endpoint: Endpoint): string {
-  const address = endpoint.ip.includes(':') ? `[${endpoint.ip}]:${endpoint.port}` : `${endpoint.ip}:${endpoint.port}`;
+  const address = socketText(endpoint);
   const who = endpoint.pod !== null ? ` (${endpoint.pod.namespace}/${endpoint.pod.name})` : endpoint.node !== null ? ` (node ${endpoint.node})` : '';
   const process = endpoint.process !== null ? ` [${endpoint.process.comm}:${endpoint.process.pid}]` : '';
   return `${address}${who}${process}`;
