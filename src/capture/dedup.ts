@@ -55,9 +55,9 @@ const ETHERTYPE_IPV6 = 0x86dd;
 const TRANSPORT_IDENTITY_BYTES = 16;
 
 /**
- * Identity of a network-layer packet for DuplicateFilter: FNV-1a over every byte
- * of the IP header except TTL/hop limit and the IPv4 header checksum, plus the
- * start of the transport header, in two independent lanes joined to 53 bits.
+ * Identity of a network-layer packet for DuplicateFilter: hash53 of every byte of
+ * the IP header except TTL/hop limit and the IPv4 header checksum, plus the start
+ * of the transport header.
  * Returns -1 when the bytes are not IPv4/IPv6 or too short.
  */
 export function packetIdentity(bytes: Uint8Array, offset: number, end = bytes.length): number {
@@ -75,11 +75,21 @@ export function packetIdentity(bytes: Uint8Array, offset: number, end = bytes.le
   }
   const identityEnd = Math.min(end, headerEnd + TRANSPORT_IDENTITY_BYTES);
   if (identityEnd < headerEnd) return -1;
+  // The IPv4 checksum (bytes 10-11) changes with the TTL; skip both.
+  const checksumIndex = version === 4 ? offset + 10 : -1;
+  return hash53(bytes, offset, identityEnd, ttlIndex, checksumIndex, checksumIndex + 1);
+}
+
+/**
+ * A 53-bit hash of bytes[start, end) without the bytes at the skip indexes: FNV-1a
+ * and a murmur-style mix in two independent 32-bit lanes, joined so that the result
+ * is an exact JavaScript number (a cheap Map key).
+ */
+export function hash53(bytes: Uint8Array, start: number, end: number, skipA = -1, skipB = -1, skipC = -1): number {
   let lane1 = 0x811c9dc5;
-  let lane2 = 0x01000193 ^ (identityEnd - offset);
-  for (let i = offset; i < identityEnd; i++) {
-    // IPv4 checksum (bytes 10-11) changes with the TTL; skip both.
-    if (i === ttlIndex || (version === 4 && (i === offset + 10 || i === offset + 11))) continue;
+  let lane2 = 0x01000193 ^ (end - start);
+  for (let i = start; i < end; i++) {
+    if (i === skipA || i === skipB || i === skipC) continue;
     const byte = bytes[i];
     lane1 = Math.imul(lane1 ^ byte, 0x01000193);
     lane2 = Math.imul(lane2 ^ byte, 0x5bd1e995) ^ (lane2 >>> 15);

@@ -7,6 +7,8 @@
  * of the class's last analysed RST and says so in its evidence.
  */
 
+import { hash53 } from './dedup';
+
 const IPPROTO_TCP = 6;
 const TCP_RST = 0x04;
 
@@ -119,11 +121,5 @@ export function resetClassKey(bytes: Uint8Array, ipOffset: number, end: number):
     return -1;
   }
   if (flagsIndex >= end || (bytes[flagsIndex] & TCP_RST) === 0) return -1;
-  let lane1 = 0x811c9dc5;
-  let lane2 = 0x2545f491;
-  for (let i = addressStart; i < addressEnd; i++) {
-    lane1 = Math.imul(lane1 ^ bytes[i], 0x01000193);
-    lane2 = Math.imul(lane2 ^ bytes[i], 0x5bd1e995) ^ (lane2 >>> 15);
-  }
-  return (lane1 >>> 0) * 0x200000 + ((lane2 >>> 0) & 0x1fffff);
+  return hash53(bytes, addressStart, addressEnd);
 }
