@@ -1,0 +1,164 @@
+/**
+ * Time-versioned ownership of IP addresses. Pod IPs are reused within seconds of a
+ * pod's deletion, so "who is 10.244.1.7" only has an answer for a moment in time:
+ * every address keeps the owners it had, each with the interval it held the address,
+ * and a lookup takes (ip, time). Intervals that ended longer ago than the retention
+ * window are dropped, so memory follows the number of live addresses, not history.
+ *
+ * Several sources (the CNI cache, the Kubernetes API) may report the same owner
+ * for the same address; an interval stays open while any source still claims it.
+ */
+
+export type OwnerKind = 'pod' | 'node' | 'service';
+
+export interface IpOwner {
+  kind: OwnerKind;
+  /** Stable identity of the owner: pod UID, `node/<name>`, `service/<ns>/<name>`. */
+  key: string;
+  /** The pod, for kind `pod`. */
+  pod: { namespace: string; name: string; uid: string } | null;
+  /** The node: where the pod runs, or the node itself. Null when not known (CNI cache of another node). */
+  node: string | null;
+  /** The service, for kind `service`. */
+  service: { namespace: string; name: string } | null;
+}
+
+export type IpSource = 'cni' | 'kubernetes' | 'static';
+
+interface Tenure {
+  owner: IpOwner;
+  fromMs: number;
+  /** Null while the address is still held. */
+  untilMs: number | null;
+  /** Sources that still claim this tenure. */
+  sources: Set<IpSource>;
+}
+
+export interface IpMapOptions {
+  /** How long an ended tenure stays answerable (default 15 minutes). */
+  retentionMs?: number;
+  /**
+   * A packet a little older than the first claim still belongs to that owner:
+   * sources learn of an address shortly after it is in use (file written after the
+   * interface came up, watch event after the pod started).
+   */
+  leadMs?: number;
+}
+
+const DEFAULT_RETENTION_MS = 15 * 60_000;
+const DEFAULT_LEAD_MS = 5_000;
+
+export class IpOwnershipMap {
+  private readonly byIp = new Map<string, Tenure[]>();
+  private readonly retentionMs: number;
+  private readonly leadMs: number;
+  private tenureCount = 0;
+
+  constructor(options: IpMapOptions = {}) {
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.leadMs = options.leadMs ?? DEFAULT_LEAD_MS;
+  }
+
+  /** Number of addresses with at least one tenure. */
+  get addresses(): number {
+    return this.byIp.size;
+  }
+
+  /** Number of tenures held in memory, open and ended. */
+  get tenures(): number {
+    return this.tenureCount;
+  }
+
+  /**
+   * `owner` holds `ip` from `fromMs` on, as reported by `source`. An open tenure of
+   * another owner ends at `fromMs`; a claim by the owner already holding the
+   * address refreshes its details and adds the source.
+   */
+  claim(ip: string, owner: IpOwner, fromMs: number, source: IpSource): void {
+    let list = this.byIp.get(ip);
+    if (list === undefined) {
+      list = [];
+      this.byIp.set(ip, list);
+    }
+    const current = list[list.length - 1];
+    if (current !== undefined && current.untilMs === null) {
+      if (current.owner.key === owner.key) {
+        current.owner = mergeOwner(current.owner, owner);
+        current.sources.add(source);
+        if (fromMs < current.fromMs) current.fromMs = fromMs;
+        return;
+      }
+      current.untilMs = Math.max(current.fromMs, fromMs);
+    }
+    // The same owner may come back (a source re-listing after an outage): reopen its tenure.
+    if (current !== undefined && current.owner.key === owner.key && current.untilMs !== null && fromMs <= current.untilMs) {
+      current.untilMs = null;
+      current.sources.add(source);
+      return;
+    }
+    const startMs = current?.untilMs !== null && current !== undefined ? Math.max(fromMs, current.untilMs) : fromMs;
+    list.push({ owner, fromMs: startMs, untilMs: null, sources: new Set([source]) });
+    this.tenureCount++;
+  }
+
+  /** `source` no longer reports `ownerKey` holding `ip`; the tenure ends when no source does. */
+  release(ip: string, ownerKey: string, atMs: number, source: IpSource): void {
+    const current = this.byIp.get(ip)?.at(-1);
+    if (current === undefined || current.untilMs !== null || current.owner.key !== ownerKey) return;
+    current.sources.delete(source);
+    if (current.sources.size === 0) current.untilMs = Math.max(current.fromMs, atMs);
+  }
+
+  /** Ends every open tenure `source` claims that `stillClaimed` does not contain (a re-list or resync). */
+  releaseAllExcept(source: IpSource, stillClaimed: (ip: string, ownerKey: string) => boolean, atMs: number): void {
+    for (const [ip, list] of this.byIp) {
+      const current = list[list.length - 1];
+      if (current.untilMs === null && current.sources.has(source) && !stillClaimed(ip, current.owner.key)) {
+        this.release(ip, current.owner.key, atMs, source);
+      }
+    }
+  }
+
+  /** Who held `ip` at `timeMs`, or null when no known owner did. */
+  lookup(ip: string, timeMs: number): IpOwner | null {
+    const list = this.byIp.get(ip);
+    if (list === undefined) return null;
+    for (let index = list.length - 1; index >= 0; index--) {
+      const tenure = list[index];
+      if (tenure.untilMs !== null && timeMs >= tenure.untilMs) return null;
+      const earliestMs = tenure.fromMs - this.leadMs;
+      const floorMs = index === 0 ? earliestMs : Math.max(earliestMs, list[index - 1].untilMs ?? tenure.fromMs);
+      if (timeMs >= floorMs) return tenure.owner;
+    }
+    return null;
+  }
+
+  /** The tenures of `ip`, oldest first (for evidence and tests). */
+  history(ip: string): ReadonlyArray<{ owner: IpOwner; fromMs: number; untilMs: number | null }> {
+    return (this.byIp.get(ip) ?? []).map(({ owner, fromMs, untilMs }) => ({ owner, fromMs, untilMs }));
+  }
+
+  /** Drops tenures that ended before `nowMs - retentionMs`. */
+  prune(nowMs: number): void {
+    const horizonMs = nowMs - this.retentionMs;
+    for (const [ip, list] of this.byIp) {
+      let keepFrom = 0;
+      while (keepFrom < list.length && list[keepFrom].untilMs !== null && list[keepFrom].untilMs! < horizonMs) keepFrom++;
+      if (keepFrom === 0) continue;
+      this.tenureCount -= keepFrom;
+      if (keepFrom === list.length) this.byIp.delete(ip);
+      else list.splice(0, keepFrom);
+    }
+  }
+}
+
+/** Details from a second source fill what the first left empty (the CNI cache knows no node name of other nodes). */
+function mergeOwner(known: IpOwner, update: IpOwner): IpOwner {
+  return {
+    kind: update.kind,
+    key: update.key,
+    pod: update.pod ?? known.pod,
+    node: update.node ?? known.node,
+    service: update.service ?? known.service,
+  };
+}
