@@ -40,6 +40,20 @@ export class KernelEventsError extends RstprobeError {
   }
 }
 
+/** The findings database cannot be opened, read or written (corrupt, unwritable, locked). Exit code 2. */
+export class StoreError extends RstprobeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RSTPROBE_ERR_STORE', message, options);
+  }
+}
+
+/** A peer broke the agent ↔ aggregator protocol, or auth could not be set up. */
+export class ProtocolError extends RstprobeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RSTPROBE_ERR_PROTOCOL', message, options);
+  }
+}
+
 /** Errno code carried by errors from Node's fs/net and from the native addon. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
