@@ -54,6 +54,13 @@ export class ProtocolError extends RstprobeError {
   }
 }
 
+/** A capture file (pcap, pcapng) cannot be opened or read at all. Exit code 2. */
+export class CaptureFileError extends RstprobeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RSTPROBE_ERR_CAPTURE_FILE', message, options);
+  }
+}
+
 /** Errno code carried by errors from Node's fs/net and from the native addon. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
