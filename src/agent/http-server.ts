@@ -1,9 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { UsageError } from '../common/errors';
 import type { Logger } from '../common/log';
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse, url: URL) => void | Promise<void>;
+/** Takes over the socket of an `Upgrade` request (WebSocket endpoints). */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void | Promise<void>;
+
+/** PEM certificate chain and key: the server then speaks https (and wss). */
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
 
 /** Parses `host:port` (`[::1]:7070` for IPv6); port 0 picks a free port. */
 export function parseListenAddress(text: string): { host: string; port: number } {
@@ -17,25 +27,46 @@ export function parseListenAddress(text: string): { host: string; port: number }
 
 /**
  * The small HTTP server every rstprobe process runs: /healthz and /metrics for the
- * agent, and the aggregator's API and UI on top. Routes are exact paths; the
- * aggregator adds its own with `route`.
+ * agent, and the aggregator's API, UI and WebSocket endpoints on top. Routes are exact
+ * paths (`route`), or prefixes ending in `/` (`routePrefix`, longest wins); WebSocket
+ * endpoints take the upgrade (`upgrade`). With TLS files it serves https/wss.
  */
 export class HttpServer {
   readonly name = 'http';
   private readonly routes = new Map<string, RouteHandler>();
+  private readonly prefixes: Array<{ prefix: string; handler: RouteHandler }> = [];
+  private readonly upgrades = new Map<string, UpgradeHandler>();
   private server: Server | null = null;
 
   constructor(
     private readonly listen: { host: string; port: number },
     private readonly log: Logger,
+    private readonly tls: TlsFiles | null = null,
   ) {}
+
+  /** True when serving https/wss. */
+  get secure(): boolean {
+    return this.tls !== null;
+  }
 
   route(path: string, handler: RouteHandler): void {
     this.routes.set(path, handler);
   }
 
+  /** Serves every path under `prefix` (which ends in `/`) not claimed by an exact route. */
+  routePrefix(prefix: string, handler: RouteHandler): void {
+    this.prefixes.push({ prefix, handler });
+    this.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  upgrade(path: string, handler: UpgradeHandler): void {
+    this.upgrades.set(path, handler);
+  }
+
   async start(): Promise<AddressInfo> {
-    const server = createServer((request, response) => void this.dispatch(request, response));
+    const onRequest = (request: IncomingMessage, response: ServerResponse): void => void this.dispatch(request, response);
+    const server: Server = this.tls === null ? createServer(onRequest) : (createTlsServer({ cert: this.tls.cert, key: this.tls.key }, onRequest) as unknown as Server);
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => void this.dispatchUpgrade(request, socket, head));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -57,7 +88,7 @@ export class HttpServer {
 
   private async dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const handler = this.routes.get(url.pathname);
+    const handler = this.routes.get(url.pathname) ?? this.prefixes.find((entry) => url.pathname.startsWith(entry.prefix))?.handler;
     try {
       if (handler === undefined) {
         sendText(response, 404, 'not found\n');
@@ -70,6 +101,33 @@ export class HttpServer {
       else response.destroy();
     }
   }
+
+  private async dispatchUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const handler = this.upgrades.get(url.pathname);
+    socket.on('error', (err) => this.log.debug({ err, path: url.pathname }, 'upgrade socket error'));
+    try {
+      if (handler === undefined) {
+        rejectUpgrade(socket, 404, 'not found');
+        return;
+      }
+      await handler(request, socket, head, url);
+    } catch (err) {
+      this.log.error({ err, path: url.pathname }, 'upgrade failed');
+      rejectUpgrade(socket, 500, 'internal error');
+    }
+  }
+}
+
+/** Answers an upgrade request with a plain HTTP status and a one-line body, then closes. */
+export function rejectUpgrade(socket: Duplex, status: number, line: string): void {
+  if (socket.destroyed) return;
+  const body = `${line}\n`;
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n` +
+      `${status === 401 ? 'WWW-Authenticate: Bearer realm="rstprobe"\r\n' : ''}\r\n${body}`,
+  );
 }
 
 export function sendText(response: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 /**
  * Every metric name and label key of rstprobe, in one place (STYLE.md §8).
@@ -19,6 +19,12 @@ export interface AgentMetrics {
   flowsEvicted: Counter;
   captureUp: Gauge;
   kernelEventsUp: Gauge;
+  /** Findings the agent could not deliver or keep (queue and spool full, spool unwritable), by reason. */
+  findingsDropped: Counter<'reason'>;
+  /** 1 while the agent's aggregator connection is up (streaming mode). */
+  aggregatorConnected: Gauge;
+  /** Items waiting for the aggregator's ack: in memory and in the on-disk spool. */
+  aggregatorQueued: Gauge<'where'>;
 }
 
 export function createAgentMetrics(): AgentMetrics {
@@ -40,5 +46,59 @@ export function createAgentMetrics(): AgentMetrics {
     flowsEvicted: new Counter({ name: 'rstprobe_flows_evicted_total', help: 'Flows evicted because the flow table was full.', registers }),
     captureUp: new Gauge({ name: 'rstprobe_capture_up', help: '1 while the packet capture is running.', registers }),
     kernelEventsUp: new Gauge({ name: 'rstprobe_kernel_events_up', help: '1 while kernel reset events are being read.', registers }),
+    findingsDropped: new Counter({ name: FINDINGS_DROPPED, help: 'Findings dropped instead of delivered or stored, by reason (never silently).', labelNames: ['reason'], registers }),
+    aggregatorConnected: new Gauge({ name: 'rstprobe_aggregator_connected', help: '1 while the agent is connected to its aggregator.', registers }),
+    aggregatorQueued: new Gauge({ name: 'rstprobe_aggregator_queued_items', help: 'Items waiting for the aggregator to ack them, by where they wait (memory, spool).', labelNames: ['where'], registers }),
+  };
+}
+
+const FINDINGS_DROPPED = 'rstprobe_findings_dropped_total';
+
+/** The aggregator's metrics (issue 6): what the cluster's agents reported, and the ingest's health. */
+export interface AggregatorMetrics {
+  registry: Registry;
+  /** Null when sharing the standalone agent's registry, whose own resets counter already counts them. */
+  resets: Counter<'cause' | 'namespace' | 'sent_by'> | null;
+  synTimeouts: Counter;
+  pmtuBytes: Gauge<'from_node' | 'to_node'>;
+  pmtuBlackHoles: Gauge;
+  agentConnections: Gauge;
+  ingestLag: Histogram;
+  ingestedItems: Counter<'kind'>;
+  rejectedMessages: Counter<'reason'>;
+  findingsDropped: Counter<'reason'>;
+  crossNodeVerdicts: Counter<'verdict'>;
+}
+
+/**
+ * With `shared` (the standalone agent's registry) the aggregator's metrics join the
+ * agent's on one /metrics; a name the agent already has is reused, not registered twice.
+ */
+export function createAggregatorMetrics(shared?: Registry): AggregatorMetrics {
+  const registry = shared ?? new Registry();
+  if (shared === undefined) collectDefaultMetrics({ register: registry, prefix: 'rstprobe_process_', eventLoopMonitoringPrecision: 1000 });
+  const registers = [registry];
+  const existing = <T extends Metric>(name: string): T | undefined => registry.getSingleMetric(name) as T | undefined;
+  return {
+    registry,
+    resets: existing('rstprobe_resets_total') === undefined
+      ? new Counter({ name: 'rstprobe_resets_total', help: 'TCP resets reported by the agents, by cause, namespace (sender, else receiver) and who sent them.', labelNames: ['cause', 'namespace', 'sent_by'], registers })
+      : null,
+    synTimeouts: new Counter({ name: 'rstprobe_syn_timeouts_total', help: 'SYNs that never got an answer, as reported by the agents.', registers }),
+    pmtuBytes: new Gauge({ name: 'rstprobe_pmtu_bytes', help: 'Latest measured path MTU between two nodes.', labelNames: ['from_node', 'to_node'], registers }),
+    pmtuBlackHoles: new Gauge({ name: 'rstprobe_pmtu_black_holes', help: 'Node pairs whose latest path-MTU measurement found a black hole (ICMP frag-needed filtered).', registers }),
+    agentConnections: new Gauge({ name: 'rstprobe_agent_connections', help: 'Agents connected to the aggregator.', registers }),
+    ingestLag: new Histogram({
+      name: 'rstprobe_ingest_lag_seconds',
+      help: 'Time from a finding last changing on its node to the aggregator storing it.',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    ingestedItems: new Counter({ name: 'rstprobe_ingested_items_total', help: 'Items received from agents, by kind (finding, update, evidence, duplicate).', labelNames: ['kind'], registers }),
+    rejectedMessages: new Counter({ name: 'rstprobe_ingest_rejected_messages_total', help: 'Agent messages refused with a protocol error and a close, by reason.', labelNames: ['reason'], registers }),
+    findingsDropped:
+      existing<Counter<'reason'>>(FINDINGS_DROPPED) ??
+      new Counter({ name: FINDINGS_DROPPED, help: 'Findings dropped instead of delivered or stored, by reason (never silently).', labelNames: ['reason'], registers }),
+    crossNodeVerdicts: new Counter({ name: 'rstprobe_cross_node_verdicts_total', help: 'Reset verdicts decided from two nodes\' findings (confirmed endpoint, upgraded to middlebox).', labelNames: ['verdict'], registers }),
   };
 }

@@ -1,0 +1,56 @@
+/**
+ * The store's schema as an ordered list of migrations: entry N brings a database at
+ * version N to N+1. Never edit a released entry; append a new one.
+ * Indexes follow the API's queries: newest first (last_seen_ms), by kind, namespace,
+ * node, cause, and the cross-node join on the reset's addresses.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE agents (
+    agent_id TEXT PRIMARY KEY,
+    node TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    hello_json TEXT
+  );
+  CREATE TABLE items (
+    agent_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    finding_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX items_received ON items (received_ms);
+  CREATE TABLE findings (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    node TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER,
+    src_ns TEXT, dst_ns TEXT, src_node TEXT, dst_node TEXT, sender_pod TEXT,
+    cause TEXT, sent_by TEXT,
+    from_node TEXT, to_node TEXT,
+    json TEXT NOT NULL,
+    patch TEXT,
+    received_ms INTEGER NOT NULL
+  );
+  CREATE INDEX findings_last_seen ON findings (last_seen_ms);
+  CREATE INDEX findings_kind ON findings (kind, last_seen_ms);
+  CREATE INDEX findings_cause ON findings (cause, last_seen_ms);
+  CREATE INDEX findings_src_ns ON findings (src_ns, last_seen_ms);
+  CREATE INDEX findings_dst_ns ON findings (dst_ns, last_seen_ms);
+  CREATE INDEX findings_node ON findings (node, last_seen_ms);
+  CREATE INDEX findings_src_node ON findings (src_node);
+  CREATE INDEX findings_dst_node ON findings (dst_node);
+  CREATE INDEX findings_pmtu_pair ON findings (from_node, to_node, last_seen_ms) WHERE kind = 'pmtu';
+  CREATE TABLE evidence (
+    finding_id TEXT PRIMARY KEY,
+    pcapng BLOB NOT NULL,
+    bytes INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL
+  );
+  `,
+];
