@@ -1,4 +1,6 @@
-import { LocalAddressAttributor, type Attributor } from '../attribution/attributor';
+import { AttributionService } from '../attribution/attribution-service';
+import type { Attributor } from '../attribution/attributor';
+import type { ClusterView } from '../attribution/kubernetes/types';
 import { RouteTable } from '../attribution/routes';
 import { PrivilegeError } from '../common/errors';
 import type { Logger } from '../common/log';
@@ -21,7 +23,10 @@ export interface AgentOptions {
   log: Logger;
   /** Receives every finding: new ones, and rolled-up ones whose count grew (`update`). */
   publish: (finding: Finding, update: boolean) => void;
+  /** Replaces the attribution service (tests); without it the agent attributes from CNI cache and Kubernetes. */
   attributor?: Attributor;
+  /** Where attribution learns who owns an address (`--cni-cache-dir`, `--kubeconfig`, `--watch-scope`). */
+  attribution?: { cniCacheDirs: string[]; kubeconfigPath: string | null; watchScope: 'node' | 'cluster' };
 }
 
 /** How often pending RSTs are judged, rollups published and state expired. */
@@ -42,6 +47,8 @@ export class Agent {
   private readonly http: HttpServer;
   private readonly capture: PacketCapture;
   private readonly analyzer: ResetAnalyzer;
+  /** Who owns which address (CNI cache, Kubernetes); null when a test supplied its own attributor. */
+  readonly attribution: AttributionService | null;
   private kernelEvents: KernelResetEvents | null = null;
   private routes: RouteTable | null = null;
   private routesReadAtMs = 0;
@@ -61,9 +68,19 @@ export class Agent {
       mode: options.captureMode,
       log: options.log.child({ component: 'capture' }),
     });
+    this.attribution =
+      options.attributor === undefined
+        ? new AttributionService({
+            nodeName: options.nodeName,
+            cniCacheDirs: options.attribution?.cniCacheDirs ?? [],
+            kubeconfigPath: options.attribution?.kubeconfigPath ?? null,
+            watchScope: options.attribution?.watchScope ?? 'cluster',
+            log: options.log,
+          })
+        : null;
     this.analyzer = new ResetAnalyzer({
       nodeName: options.nodeName,
-      attributor: options.attributor ?? new LocalAddressAttributor(options.nodeName),
+      attributor: options.attributor ?? this.attribution!.attributor,
       routes: () => this.currentRoutes(),
       kernelEventsActive: () => this.kernelEvents !== null,
       onFinding: (finding, update) => this.onFinding(finding, update),
@@ -73,6 +90,11 @@ export class Agent {
 
   /** Address the HTTP endpoints listen on, once started. */
   listenAddress: { host: string; port: number } | null = null;
+
+  /** The Kubernetes view (for diagnosis and path-MTU targets); null without Kubernetes. */
+  get cluster(): ClusterView | null {
+    return this.attribution?.cluster ?? null;
+  }
 
   async start(signal: AbortSignal): Promise<void> {
     if (!hasCapability(CAP_NET_RAW)) {
@@ -91,6 +113,8 @@ export class Agent {
     this.capture.on('decode-error', (error: { layer: string }) => this.metrics.decodeErrors.inc({ layer: error.layer }));
     this.capture.on('error', (err: Error) => this.log.error({ err }, 'capture failed'));
 
+    // Attribution first: the CNI cache is read before the first packet needs it.
+    await this.attribution?.start(signal);
     await this.capture.start(signal);
     this.metrics.captureUp.set(1);
     this.kernelEvents = await startWithKernelEventsMode(
@@ -126,6 +150,7 @@ export class Agent {
     this.timers = [];
     await this.capture.stop();
     this.tick(true);
+    await this.attribution?.stop();
     await this.kernelEvents?.stop();
     this.kernelEvents = null;
     await this.http.stop();
@@ -134,7 +159,7 @@ export class Agent {
 
   private tick(force = false): void {
     const nowMs = Date.now();
-    for (const counted of this.capture.stormGuard.drain(nowMs)) {
+    for (const counted of this.capture.drainStormCounts()) {
       this.analyzer.addCountedResets(counted.classKey, counted.count, counted.firstMs, counted.lastMs);
     }
     this.analyzer.tick(nowMs, force);
@@ -167,5 +192,12 @@ export class Agent {
     this.reportedDuplicates = duplicates;
     this.metrics.packetsCaptured.inc(frames - this.reportedFrames);
     this.reportedFrames = frames;
+    if (this.attribution !== null) {
+      const health = this.attribution.health();
+      this.metrics.attributionAddresses.set(health.addresses);
+      this.metrics.attributionCniPods.set(health.cni.pods);
+      this.metrics.cniMalformedFiles.set(health.cni.malformedFiles);
+      this.metrics.kubernetesStale.set(health.kubernetes?.stale === true ? 1 : 0);
+    }
   }
 }

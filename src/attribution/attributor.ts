@@ -10,6 +10,11 @@ export interface Attributor {
   endpoint(ip: string, port: number, timeMs: number): Endpoint;
   /** The address belongs to this kernel: the node itself or one of its pods. */
   isOnThisKernel(ip: string, timeMs: number): boolean;
+  /**
+   * Completes `endpoint` in place from the process a kernel event named as its
+   * sender: comm, and the container and pod the process runs in when known.
+   */
+  completeProcess?(endpoint: Endpoint, process: { pid: number; comm: string | null }, timeMs: number): void;
 }
 
 export class LocalAddressAttributor implements Attributor {

@@ -73,6 +73,12 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     kernelEvents: flags.kernelEvents,
     listen,
     log,
+    attribution: {
+      cniCacheDirs: flags.cniCacheDir,
+      kubeconfigPath: flags.kubeconfig ?? null,
+      // Streaming to an aggregator, which completes remote ends, each agent needs only its own node's pods.
+      watchScope: flags.watchScope ?? (flags.aggregator === undefined ? 'cluster' : 'node'),
+    },
     publish: (finding) => {
       process.stdout.write(flags.json ? `${JSON.stringify(finding)}\n` : `${formatFindingLine(finding)}\n`);
     },

@@ -19,6 +19,10 @@ export interface AgentMetrics {
   flowsEvicted: Counter;
   captureUp: Gauge;
   kernelEventsUp: Gauge;
+  attributionAddresses: Gauge;
+  attributionCniPods: Gauge;
+  cniMalformedFiles: Gauge;
+  kubernetesStale: Gauge;
   /** Findings the agent could not deliver or keep (queue and spool full, spool unwritable), by reason. */
   findingsDropped: Counter<'reason'>;
   /** 1 while the agent's aggregator connection is up (streaming mode). */
@@ -46,6 +50,10 @@ export function createAgentMetrics(): AgentMetrics {
     flowsEvicted: new Counter({ name: 'rstprobe_flows_evicted_total', help: 'Flows evicted because the flow table was full.', registers }),
     captureUp: new Gauge({ name: 'rstprobe_capture_up', help: '1 while the packet capture is running.', registers }),
     kernelEventsUp: new Gauge({ name: 'rstprobe_kernel_events_up', help: '1 while kernel reset events are being read.', registers }),
+    attributionAddresses: new Gauge({ name: 'rstprobe_attribution_addresses', help: 'Addresses with a known owner (pod, node, service) in the time-versioned map, current and retained.', registers }),
+    attributionCniPods: new Gauge({ name: 'rstprobe_attribution_cni_pods', help: "Pods this node's CNI cache describes.", registers }),
+    cniMalformedFiles: new Gauge({ name: 'rstprobe_cni_cache_malformed_files', help: 'CNI cache files present but not parseable (half-written or corrupt).', registers }),
+    kubernetesStale: new Gauge({ name: 'rstprobe_kubernetes_stale', help: '1 while the Kubernetes API has been unreachable too long and attribution uses the last good state; 0 otherwise or without Kubernetes.', registers }),
     findingsDropped: new Counter({ name: FINDINGS_DROPPED, help: 'Findings dropped instead of delivered or stored, by reason (never silently).', labelNames: ['reason'], registers }),
     aggregatorConnected: new Gauge({ name: 'rstprobe_aggregator_connected', help: '1 while the agent is connected to its aggregator.', registers }),
     aggregatorQueued: new Gauge({ name: 'rstprobe_aggregator_queued_items', help: 'Items waiting for the aggregator to ack them, by where they wait (memory, spool).', labelNames: ['where'], registers }),

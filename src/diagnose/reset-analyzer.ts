@@ -188,6 +188,7 @@ export class ResetAnalyzer {
     const src = attributor.endpoint(context.src.ip, context.src.port, context.timeMs);
     const process = context.kernelEvent?.process ?? null;
     if (process !== null && src.process === null) src.process = { pid: process.pid, comm: process.comm ?? `pid ${process.pid}` };
+    if (process !== null) attributor.completeProcess?.(src, process, context.timeMs);
     const dst = attributor.endpoint(context.dst.ip, context.dst.port, context.timeMs);
     const client = context.flow?.flow.client;
     const servicePort =
