@@ -52,6 +52,10 @@ export interface PodRecord {
   createdAtMs: number;
   /** metadata.deletionTimestamp, epoch ms, when the pod is terminating. */
   deletingAtMs: number | null;
+  /** status.startTime (kubelet acknowledged the pod, shortly before it got its IP), epoch ms. */
+  startedAtMs?: number | null;
+  /** metadata.resourceVersion, to tell a re-listed pod that changed from one that did not. */
+  resourceVersion?: string | null;
 }
 
 export interface NodeRecord {
@@ -60,6 +64,9 @@ export interface NodeRecord {
   addresses: string[];
   podCidrs: string[];
   labels: Record<string, string>;
+  /** metadata.creationTimestamp, epoch ms. */
+  createdAtMs?: number | null;
+  resourceVersion?: string | null;
 }
 
 export interface ServicePortRecord {
@@ -78,6 +85,9 @@ export interface ServiceRecord {
   ports: ServicePortRecord[];
   /** Null for services without a selector (manually managed endpoints). */
   selector: Record<string, string> | null;
+  /** metadata.creationTimestamp, epoch ms. */
+  createdAtMs?: number | null;
+  resourceVersion?: string | null;
 }
 
 export interface LabelSelectorRecord {
@@ -105,6 +115,7 @@ export interface NetworkPolicyRecord {
   policyTypes: Array<'Ingress' | 'Egress'>;
   ingress: NetworkPolicyRuleRecord[];
   egress: NetworkPolicyRuleRecord[];
+  resourceVersion?: string | null;
 }
 
 /**
@@ -134,3 +145,12 @@ export interface ClusterView {
   podsOnNode(nodeName: string): PodRecord[];
   nodes(): NodeRecord[];
 }
+
+export type ClusterChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** One change the watcher applied (KubeWatcher 'change' event); `record` is the state after it, or the last known state for DELETED. */
+export type ClusterChange =
+  | { kind: 'pod'; type: ClusterChangeType; record: PodRecord }
+  | { kind: 'node'; type: ClusterChangeType; record: NodeRecord }
+  | { kind: 'service'; type: ClusterChangeType; record: ServiceRecord }
+  | { kind: 'networkpolicy'; type: ClusterChangeType; record: NetworkPolicyRecord };

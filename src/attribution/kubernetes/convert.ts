@@ -1,0 +1,331 @@
+import type {
+  ContainerPortRecord,
+  ContainerRecord,
+  ContainerTermination,
+  LabelSelectorRecord,
+  NetworkPolicyPeerRecord,
+  NetworkPolicyRecord,
+  NetworkPolicyRuleRecord,
+  NodeRecord,
+  PodRecord,
+  ServicePortRecord,
+  ServiceRecord,
+} from './types';
+
+/**
+ * API object (parsed JSON, as the API server sends it) → compact record. Pure: no
+ * I/O, no clock. Anything the API may leave out becomes null or empty; an object
+ * without the identity we index by (uid, name) gives null so one bad object never
+ * stops a sync.
+ *
+ * Field meanings follow the Kubernetes API reference (core/v1 Pod, Node, Service;
+ * networking.k8s.io/v1 NetworkPolicy).
+ */
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown): Json | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : null;
+}
+
+function array(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function integer(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) ? value : null;
+}
+
+/** RFC 3339 timestamp → epoch ms; null when absent or unparsable. */
+export function timeMs(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const parsed = Date.parse(value);
+  return Number.isNaN(parsed) ? null : parsed;
+}
+
+function stringMap(value: unknown): Record<string, string> {
+  const source = object(value);
+  const result: Record<string, string> = {};
+  if (source === null) return result;
+  for (const [key, entry] of Object.entries(source)) if (typeof entry === 'string') result[key] = entry;
+  return result;
+}
+
+function protocol(value: unknown): 'TCP' | 'UDP' | 'SCTP' {
+  return value === 'UDP' || value === 'SCTP' ? value : 'TCP';
+}
+
+/** The metadata every record is keyed by. */
+export function metadataOf(item: unknown): { name: string | null; namespace: string | null; uid: string | null; resourceVersion: string | null } {
+  const metadata = object(object(item)?.metadata);
+  return {
+    name: text(metadata?.name),
+    namespace: text(metadata?.namespace),
+    uid: text(metadata?.uid),
+    resourceVersion: text(metadata?.resourceVersion),
+  };
+}
+
+const BINARY_SUFFIXES: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL_SUFFIXES: Record<string, number> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/**
+ * A resource.Quantity ("128Mi", "1G", "1.5Gi", "512e6", "1000m") as a number of
+ * units, rounded up like the API does for byte quantities; null when malformed.
+ * Grammar: k8s.io/apimachinery/pkg/api/resource/quantity.go.
+ */
+export function parseQuantity(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value !== 'string') return null;
+  const match = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([KMGTPE]i)|([eE][+-]?\d+)|(m|k|M|G|T|P|E)?)$/.exec(value.trim());
+  if (match === null) return null;
+  const number = Number(match[1]);
+  if (match[2] !== undefined) return Math.ceil(number * BINARY_SUFFIXES[match[2]]);
+  if (match[3] !== undefined) return Math.ceil(Number(`${match[1]}${match[3]}`));
+  return Math.ceil(number * DECIMAL_SUFFIXES[match[4] ?? '']);
+}
+
+/** `containerd://0123…` → runtime and ID (the form /proc/<pid>/cgroup paths carry). */
+export function splitContainerId(value: unknown): { runtime: string | null; containerId: string | null } {
+  const id = text(value);
+  if (id === null) return { runtime: null, containerId: null };
+  const separator = id.indexOf('://');
+  if (separator < 0) return { runtime: null, containerId: id };
+  return { runtime: id.slice(0, separator), containerId: id.slice(separator + 3) || null };
+}
+
+/**
+ * Proxies injected as ordinary containers (Istio's and Linkerd's classic injection)
+ * are sidecars too, for failure mode 3 (DESIGN.md), not only native sidecars
+ * (init containers with restartPolicy Always, KEP-753).
+ */
+const SIDECAR_CONTAINER_NAMES = new Set(['istio-proxy', 'linkerd-proxy', 'envoy', 'envoy-sidecar', 'cilium-envoy']);
+
+function termination(lastState: unknown): ContainerTermination | null {
+  const terminated = object(object(lastState)?.terminated);
+  if (terminated === null) return null;
+  return {
+    reason: text(terminated.reason),
+    exitCode: integer(terminated.exitCode) ?? 0,
+    finishedAtMs: timeMs(terminated.finishedAt),
+  };
+}
+
+function containerRecord(spec: Json, status: Json | null, nativeSidecar: boolean): ContainerRecord | null {
+  const name = text(spec.name);
+  if (name === null) return null;
+  const ports: ContainerPortRecord[] = [];
+  for (const entry of array(spec.ports)) {
+    const port = object(entry);
+    const containerPort = integer(port?.containerPort);
+    if (port === null || containerPort === null) continue;
+    ports.push({ name: text(port.name), containerPort, protocol: protocol(port.protocol) });
+  }
+  const { runtime, containerId } = splitContainerId(status?.containerID);
+  const limits = object(object(spec.resources)?.limits);
+  return {
+    name,
+    containerId,
+    runtime,
+    ports,
+    restartCount: integer(status?.restartCount) ?? 0,
+    ready: status?.ready === true,
+    startedAtMs: timeMs(object(object(status?.state)?.running)?.startedAt),
+    lastTermination: termination(status?.lastState),
+    memoryLimitBytes: limits === null ? null : parseQuantity(limits.memory),
+    sidecar: nativeSidecar || SIDECAR_CONTAINER_NAMES.has(name),
+  };
+}
+
+function statusesByName(value: unknown): Map<string, Json> {
+  const byName = new Map<string, Json>();
+  for (const entry of array(value)) {
+    const status = object(entry);
+    const name = text(status?.name);
+    if (status !== null && name !== null) byName.set(name, status);
+  }
+  return byName;
+}
+
+/** A core/v1 Pod. Only init containers that keep running (native sidecars) are kept; one-shot init containers hold no sockets. */
+export function podRecord(item: unknown): PodRecord | null {
+  const pod = object(item);
+  const { name, namespace, uid, resourceVersion } = metadataOf(item);
+  if (pod === null || name === null || uid === null) return null;
+  const metadata = object(pod.metadata)!;
+  const spec = object(pod.spec) ?? {};
+  const status = object(pod.status) ?? {};
+
+  const ips: string[] = [];
+  for (const entry of array(status.podIPs)) {
+    const ip = text(object(entry)?.ip);
+    if (ip !== null && !ips.includes(ip)) ips.push(ip);
+  }
+  const podIp = text(status.podIP);
+  if (podIp !== null && !ips.includes(podIp)) ips.unshift(podIp);
+
+  const containers: ContainerRecord[] = [];
+  const initStatuses = statusesByName(status.initContainerStatuses);
+  for (const entry of array(spec.initContainers)) {
+    const container = object(entry);
+    if (container === null || container.restartPolicy !== 'Always') continue;
+    const record = containerRecord(container, initStatuses.get(text(container.name) ?? '') ?? null, true);
+    if (record !== null) containers.push(record);
+  }
+  const statuses = statusesByName(status.containerStatuses);
+  for (const entry of array(spec.containers)) {
+    const container = object(entry);
+    if (container === null) continue;
+    const record = containerRecord(container, statuses.get(text(container.name) ?? '') ?? null, false);
+    if (record !== null) containers.push(record);
+  }
+
+  return {
+    uid,
+    namespace: namespace ?? 'default',
+    name,
+    nodeName: text(spec.nodeName),
+    ips,
+    hostNetwork: spec.hostNetwork === true,
+    labels: stringMap(metadata.labels),
+    phase: text(status.phase),
+    containers,
+    createdAtMs: timeMs(metadata.creationTimestamp) ?? 0,
+    deletingAtMs: timeMs(metadata.deletionTimestamp),
+    startedAtMs: timeMs(status.startTime),
+    resourceVersion,
+  };
+}
+
+/** A core/v1 Node: InternalIP and ExternalIP addresses (not Hostname), spec.podCIDRs. */
+export function nodeRecord(item: unknown): NodeRecord | null {
+  const node = object(item);
+  const { name, resourceVersion } = metadataOf(item);
+  if (node === null || name === null) return null;
+  const spec = object(node.spec) ?? {};
+  const status = object(node.status) ?? {};
+  const addresses: string[] = [];
+  for (const entry of array(status.addresses)) {
+    const address = object(entry);
+    const ip = text(address?.address);
+    if (ip !== null && (address?.type === 'InternalIP' || address?.type === 'ExternalIP') && !addresses.includes(ip)) addresses.push(ip);
+  }
+  const podCidrs = array(spec.podCIDRs).map(text).filter((cidr): cidr is string => cidr !== null);
+  const podCidr = text(spec.podCIDR);
+  if (podCidr !== null && !podCidrs.includes(podCidr)) podCidrs.unshift(podCidr);
+  return {
+    name,
+    addresses,
+    podCidrs,
+    labels: stringMap(object(node.metadata)?.labels),
+    createdAtMs: timeMs(object(node.metadata)?.creationTimestamp),
+    resourceVersion,
+  };
+}
+
+/** A core/v1 Service. `None` (headless) is not an address. */
+export function serviceRecord(item: unknown): ServiceRecord | null {
+  const service = object(item);
+  const { name, namespace, uid, resourceVersion } = metadataOf(item);
+  if (service === null || name === null) return null;
+  const spec = object(service.spec) ?? {};
+  const clusterIps: string[] = [];
+  for (const ip of [spec.clusterIP, ...array(spec.clusterIPs)]) {
+    const address = text(ip);
+    if (address !== null && address !== 'None' && !clusterIps.includes(address)) clusterIps.push(address);
+  }
+  const ports: ServicePortRecord[] = [];
+  for (const entry of array(spec.ports)) {
+    const port = object(entry);
+    const number = integer(port?.port);
+    if (port === null || number === null) continue;
+    const target = port.targetPort;
+    // An absent targetPort defaults to the port itself (core/v1 ServicePort).
+    const targetPort = typeof target === 'number' ? target : typeof target === 'string' && target !== '' ? (/^\d+$/.test(target) ? Number(target) : target) : number;
+    ports.push({ name: text(port.name), port: number, protocol: protocol(port.protocol), targetPort });
+  }
+  const selector = object(spec.selector);
+  return {
+    namespace: namespace ?? 'default',
+    name,
+    uid: uid ?? `${namespace ?? 'default'}/${name}`,
+    clusterIps,
+    ports,
+    selector: selector === null || Object.keys(selector).length === 0 ? null : stringMap(selector),
+    createdAtMs: timeMs(object(service.metadata)?.creationTimestamp),
+    resourceVersion,
+  };
+}
+
+const OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
+
+/** A meta/v1 LabelSelector; null input is null (the peer field was absent). */
+export function labelSelectorRecord(value: unknown): LabelSelectorRecord | null {
+  const selector = object(value);
+  if (selector === null) return null;
+  const matchExpressions: LabelSelectorRecord['matchExpressions'] = [];
+  for (const entry of array(selector.matchExpressions)) {
+    const expression = object(entry);
+    const key = text(expression?.key);
+    const operator = expression?.operator;
+    if (key === null || typeof operator !== 'string' || !OPERATORS.has(operator)) continue;
+    matchExpressions.push({
+      key,
+      operator: operator as LabelSelectorRecord['matchExpressions'][number]['operator'],
+      values: array(expression?.values).filter((v): v is string => typeof v === 'string'),
+    });
+  }
+  return { matchLabels: stringMap(selector.matchLabels), matchExpressions };
+}
+
+function ruleRecords(rules: unknown, peersField: 'from' | 'to'): NetworkPolicyRuleRecord[] {
+  return array(rules).map((entry) => {
+    const rule = object(entry) ?? {};
+    const peers: NetworkPolicyPeerRecord[] = array(rule[peersField]).map((peerEntry) => {
+      const peer = object(peerEntry) ?? {};
+      const block = object(peer.ipBlock);
+      const cidr = text(block?.cidr);
+      return {
+        podSelector: labelSelectorRecord(peer.podSelector),
+        namespaceSelector: labelSelectorRecord(peer.namespaceSelector),
+        ipBlock: cidr === null ? null : { cidr, except: array(block?.except).filter((e): e is string => typeof e === 'string') },
+      };
+    });
+    const ports = array(rule.ports).map((portEntry) => {
+      const port = object(portEntry) ?? {};
+      const value = port.port;
+      return {
+        protocol: protocol(port.protocol),
+        port: typeof value === 'number' || (typeof value === 'string' && value !== '') ? value : null,
+        endPort: integer(port.endPort),
+      };
+    });
+    return { peers, ports };
+  });
+}
+
+/**
+ * A networking.k8s.io/v1 NetworkPolicy. Without policyTypes the API implies
+ * Ingress, plus Egress when egress rules exist (NetworkPolicySpec docs).
+ */
+export function networkPolicyRecord(item: unknown): NetworkPolicyRecord | null {
+  const policy = object(item);
+  const { name, namespace, resourceVersion } = metadataOf(item);
+  if (policy === null || name === null) return null;
+  const spec = object(policy.spec) ?? {};
+  const declared = array(spec.policyTypes).filter((t): t is 'Ingress' | 'Egress' => t === 'Ingress' || t === 'Egress');
+  const policyTypes: Array<'Ingress' | 'Egress'> = declared.length > 0 ? declared : array(spec.egress).length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+  return {
+    namespace: namespace ?? 'default',
+    name,
+    podSelector: labelSelectorRecord(spec.podSelector) ?? { matchLabels: {}, matchExpressions: [] },
+    policyTypes,
+    ingress: ruleRecords(spec.ingress, 'from'),
+    egress: ruleRecords(spec.egress, 'to'),
+    resourceVersion,
+  };
+}
