@@ -2,14 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { sendText, type HttpServer } from '../../agent/http-server';
 import type { Logger } from '../../common/log';
-import { UI_TOKEN_QUERY, requestHasToken, sameToken, tokenCookie } from './access-token';
+import type { Authenticator } from '../auth';
+import { UI_TOKEN_QUERY, presentedToken, tokenCookie } from './access-token';
 import { loadUiAssets, type UiAsset } from './assets';
 import { contentSecurityPolicy } from './content-security-policy';
 
 export interface ServeUiOptions {
   log: Logger;
-  /** When set, the page needs this token: `?token=` once (then a cookie) or `Authorization: Bearer`. */
-  token?: string | null;
+  /**
+   * When set, the page needs a token this authenticator accepts (the one that guards
+   * the API): `?token=` once (then a cookie) or `Authorization: Bearer`.
+   */
+  authenticator?: Authenticator | null;
   /** Directory holding index.html and the front-end modules (default: the package's own). */
   staticDir?: string;
 }
@@ -35,20 +39,20 @@ export function serveUi(http: HttpServer, options: ServeUiOptions): string[] {
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
   };
-  const token = options.token ?? null;
+  const authenticator = options.authenticator ?? null;
   for (const asset of assets.values()) {
     const isPage = asset === page;
-    http.route(asset.urlPath, (request, response, url) => {
+    http.route(asset.urlPath, async (request, response, url) => {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         response.setHeader('allow', 'GET, HEAD');
         sendText(response, 405, 'method not allowed\n');
         return;
       }
-      if (isPage && token !== null && !admitToPage(request, response, url, token)) return;
+      if (isPage && authenticator !== null && !(await admitToPage(request, response, url, authenticator))) return;
       sendAsset(request, response, asset, isPage ? pageHeaders : { ...COMMON_HEADERS, 'cache-control': 'no-cache' });
     });
   }
-  log.debug({ paths: assets.size, token: token !== null }, 'web UI registered');
+  log.debug({ paths: assets.size, token: authenticator !== null }, 'web UI registered');
   return [...assets.keys()];
 }
 
@@ -57,16 +61,17 @@ export function serveUi(http: HttpServer, options: ServeUiOptions): string[] {
  * becomes a cookie and a redirect to the same URL without it, so the token does not
  * stay in the address bar, the history or a shared link.
  */
-function admitToPage(request: IncomingMessage, response: ServerResponse, url: URL, token: string): boolean {
+async function admitToPage(request: IncomingMessage, response: ServerResponse, url: URL, authenticator: Authenticator): Promise<boolean> {
   const fromQuery = url.searchParams.get(UI_TOKEN_QUERY);
-  if (fromQuery !== null && sameToken(fromQuery, token)) {
+  if (fromQuery !== null && (await authenticator.authenticate(fromQuery)).ok) {
     url.searchParams.delete(UI_TOKEN_QUERY);
     const secure = (request.socket as Partial<TLSSocket>).encrypted === true;
-    response.writeHead(303, { ...COMMON_HEADERS, 'set-cookie': tokenCookie(token, secure), location: `${url.pathname}${url.search}`, 'content-length': 0 });
+    response.writeHead(303, { ...COMMON_HEADERS, 'set-cookie': tokenCookie(fromQuery, secure), location: `${url.pathname}${url.search}`, 'content-length': 0 });
     response.end();
     return false;
   }
-  if (requestHasToken(request, token)) return true;
+  const token = presentedToken(request);
+  if (token !== null && (await authenticator.authenticate(token)).ok) return true;
   const body = 'rstprobe: this UI needs a token. Open it once as /?token=YOUR_TOKEN (the token the aggregator was started with), or send Authorization: Bearer YOUR_TOKEN.\n';
   response.setHeader('www-authenticate', 'Bearer realm="rstprobe"');
   sendText(response, 401, body);
