@@ -127,7 +127,6 @@ export class CniCacheWatcher extends EventEmitter {
 
   /** Re-reads every directory: picks up what events missed, drops records of files that are gone. */
   resync(): void {
-    if (!this.running) return;
     const seen = new Set<string>();
     for (const dir of this.options.dirs) {
       const resultsDir = path.join(dir, RESULTS_DIR);
@@ -177,7 +176,7 @@ export class CniCacheWatcher extends EventEmitter {
 
   /** Starts an inotify watch on `dir` unless one runs or the directory does not exist (the resync retries). */
   private watch(dir: string, onName: (name: string) => void): void {
-    if (this.watchers.has(dir) || !isDirectory(dir)) return;
+    if (!this.running || this.watchers.has(dir) || !isDirectory(dir)) return;
     try {
       const watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
         if (name === null) this.queueResync();
