@@ -54,6 +54,8 @@ WORKDIR /app
 COPY --from=deps /src/package.json ./package.json
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The web UI's own files are served from the sources, not compiled (src/aggregator/ui/assets.ts).
+COPY --from=build /src/src/aggregator/ui/static ./src/aggregator/ui/static
 # The addon loader finds the package root by native/binding.gyp (src/capture/native.ts).
 COPY --from=build /src/native/binding.gyp ./native/binding.gyp
 COPY --from=build /src/native/build/Release/rstprobe_native.node ./native/build/Release/rstprobe_native.node
