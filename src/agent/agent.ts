@@ -7,6 +7,7 @@ import type { Logger } from '../common/log';
 import { createAgentMetrics, type AgentMetrics } from '../common/metrics';
 import { PacketCapture, type CaptureMode } from '../capture/packet-capture';
 import type { PacketObservation } from '../capture/observation';
+import { hostSources } from '../diagnose/fact-gatherer';
 import { ResetAnalyzer } from '../diagnose/reset-analyzer';
 import { startWithKernelEventsMode, type KernelEventsMode } from '../kernel/mode';
 import { KernelResetEvents } from '../kernel/reset-events';
@@ -83,6 +84,8 @@ export class Agent {
       attributor: options.attributor ?? this.attribution!.attributor,
       routes: () => this.currentRoutes(),
       kernelEventsActive: () => this.kernelEvents !== null,
+      captureMode: options.captureMode,
+      sources: hostSources(),
       onFinding: (finding, update) => this.onFinding(finding, update),
       onVerdict: (verdict) => this.metrics.resets.inc({ cause: verdict.cause, sent_by: verdict.sentBy }),
     });

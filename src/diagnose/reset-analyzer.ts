@@ -5,9 +5,13 @@ import { TcpFlag } from '../decode/types';
 import { directionalKey } from '../flows/flow-key';
 import { FlowTable } from '../flows/flow-table';
 import type { ResetFinding } from '../protocol/finding';
+import { FactGatherer, type DiagnosisSources } from './fact-gatherer';
+import type { FlowDetail } from './idle';
 import { KernelEventIndex, type KernelResetRecord } from './kernel-join';
-import { judgeReset, type ResetContext, type ResetVerdict } from './reset-verdict';
+import { answersSyn, judgeReset, type ResetContext, type ResetVerdict } from './reset-verdict';
 import { ResetRollup } from './rollup';
+import { SynWatch, type UnansweredSyn } from './syn-watch';
+import { judgeSynTimeout } from './syn-timeout';
 import { TtlBaseline } from './ttl';
 
 export interface ResetAnalyzerOptions {
@@ -22,6 +26,12 @@ export interface ResetAnalyzerOptions {
   /** At most this many RSTs wait for kernel events; past it (a storm) the oldest is judged at once. */
   maxPending?: number;
   flowTable?: FlowTable;
+  /** What the capture records: every TCP segment (`headers`) or SYN/FIN/RST only (`control`, the default). */
+  captureMode?: FlowDetail;
+  /** Cluster, namespace and process facts for the verdicts (fact-gatherer.ts); none by default. */
+  sources?: DiagnosisSources;
+  /** SYNs unanswered this long (with a retransmission) become syn-timeout findings. */
+  synTimeoutMs?: number;
   /** Called with each new finding, and with rolled-up findings whose count changed (`update` true). */
   onFinding: (finding: ResetFinding, update: boolean) => void;
   /** Called once per judged RST (rolled up or not), e.g. for counters. */
@@ -72,15 +82,22 @@ export class ResetAnalyzer {
   private readonly stormFindings = new Map<number, string>();
   private readonly countedWaiting = new Map<number, { count: number; firstMs: number; lastMs: number }>();
   private pendingCount = 0;
+  private readonly facts: FactGatherer;
+  private readonly synWatch: SynWatch;
+  private readonly detail: FlowDetail;
 
   constructor(private readonly options: ResetAnalyzerOptions) {
     this.flows = options.flowTable ?? new FlowTable();
     this.joinDelayMs = options.joinDelayMs ?? 300;
+    this.facts = new FactGatherer(options.sources ?? {});
+    this.synWatch = new SynWatch(options.synTimeoutMs);
+    this.detail = options.captureMode ?? 'control';
   }
 
   observe(observation: PacketObservation): void {
     const { ip, tcp } = observation.packet;
     if (tcp === null) return;
+    this.synWatch.observe(observation);
     if ((tcp.flags & TcpFlag.RST) === 0) {
       this.ttl.record(ip.src, ip.ttl, observation.timeMs);
       this.flows.observe(observation);
@@ -99,6 +116,7 @@ export class ResetAnalyzer {
       ipId: ip.ipId,
       arrived: observation.pktType !== PACKET_OUTGOING,
       flow: this.flows.snapshot(src, dst),
+      detail: this.detail,
       kernelEvent: null,
       kernelEventsActive: this.options.kernelEventsActive(),
       senderOnThisKernel: this.options.attributor.isOnThisKernel(ip.src, observation.timeMs),
@@ -144,6 +162,7 @@ export class ResetAnalyzer {
   /** Judges RSTs whose kernel event did not come in time, publishes rollup updates, expires old state. */
   tick(nowMs = Date.now(), force = false): void {
     this.judgeOldestPending(force ? Infinity : nowMs, Infinity);
+    for (const syn of this.synWatch.expire(nowMs)) this.reportSynTimeout(syn, nowMs);
     for (const finding of this.rollup.takeUpdates(nowMs)) this.options.onFinding(finding, true);
     this.kernelEvents.expire(nowMs);
     this.flows.expire(nowMs);
@@ -179,10 +198,42 @@ export class ResetAnalyzer {
     return this.flows;
   }
 
+  /** Connection attempts being watched for an answer. */
+  get synWatchSize(): number {
+    return this.synWatch.size;
+  }
+
+  private reportSynTimeout(syn: UnansweredSyn, nowMs: number): void {
+    const facts = this.facts.gather({ timeMs: syn.lastMs, src: syn.server, dst: syn.client, kernelEvent: null, wantListening: false });
+    const verdict = judgeSynTimeout(syn, facts, nowMs);
+    const { attributor, nodeName } = this.options;
+    const finding = this.rollup.add(
+      {
+        kind: 'syn-timeout',
+        node: nodeName,
+        timeMs: syn.firstMs,
+        src: attributor.endpoint(syn.server.ip, syn.server.port, syn.lastMs),
+        dst: attributor.endpoint(syn.client.ip, syn.client.port, syn.lastMs),
+        sentBy: verdict.sentBy,
+        cause: verdict.cause,
+        kernelReason: null,
+        state: null,
+        ttl: syn.ttl,
+        expectedTtl: null,
+        idleMs: null,
+        evidence: verdict.evidence,
+        advice: verdict.advice,
+      },
+      syn.server.port,
+    );
+    if (finding.isNew) this.options.onFinding(finding.finding, false);
+  }
+
   private finish(context: ResetContext): void {
     if (context.kernelEvent !== null) this.counters.joined++;
     else this.counters.unjoined++;
-    const verdict = judgeReset(context);
+    const facts = this.facts.gather({ timeMs: context.timeMs, src: context.src, dst: context.dst, kernelEvent: context.kernelEvent, wantListening: answersSyn(context) });
+    const verdict = judgeReset(context, facts);
     this.options.onVerdict?.(verdict);
     const { attributor, nodeName } = this.options;
     const src = attributor.endpoint(context.src.ip, context.src.port, context.timeMs);

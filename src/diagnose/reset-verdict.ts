@@ -2,9 +2,16 @@ import { TcpFlag, type TcpInfo } from '../decode/types';
 import type { FlowView } from '../flows/flow-table';
 import { socketText, type SocketAddress } from '../flows/flow-key';
 import type { ResetCause, SentBy } from '../protocol/finding';
+import { adviceFor } from './advice';
+import { NO_FACTS, podText, type DiagnosisFacts } from './facts';
+import { describeIdle, describeRace, idleBeforeReset, keepaliveRace, type FlowDetail } from './idle';
 import type { KernelResetRecord } from './kernel-join';
 import { reasonMeaning } from './kernel-reasons';
-import { hopsTravelled } from './ttl';
+import { describeIngress, judgeIngress } from './network-policy';
+import { checkRefusedPort } from './port-check';
+import { findRestart } from './restart';
+import { judgeSender } from './sent-by';
+import { describeSidecar, isSidecar } from './sidecar';
 
 /** Everything known about one captured RST when its verdict is made. */
 export interface ResetContext {
@@ -18,6 +25,8 @@ export interface ResetContext {
   arrived: boolean;
   /** The flow before the RST, when the capture saw it. */
   flow: FlowView | null;
+  /** Which segments the capture records: every one, or SYN/FIN/RST only. */
+  detail?: FlowDetail;
   /** The sender kernel's tcp_send_reset event for this RST, when one matched. */
   kernelEvent: KernelResetRecord | null;
   /** Kernel reset events are being read for this kernel. */
@@ -40,6 +49,17 @@ export interface ResetVerdict {
   idleMs: number | null;
 }
 
+/**
+ * A reset after at least this much silence, that nothing more specific explains,
+ * is put down to an idle timeout. Real idle timeouts are seconds to hours
+ * (Envoy 1 h, nginx keepalive_timeout 75 s, AWS NLB 350 s, conntrack 5 days);
+ * a 1 s floor keeps resets in the middle of an exchange out.
+ */
+export const IDLE_RESET_MIN_MS = 1_000;
+
+/** Kernel reasons that say nothing beyond "no socket", where a restart or IP reuse is the better explanation. */
+const SOCKETLESS_REASONS = new Set(['NO_SOCKET', 'NOT_SPECIFIED']);
+
 /** The RST answers a SYN: it acknowledges exactly the SYN's sequence number plus one (RFC 9293 §3.10.7.1). */
 export function answersSyn(context: ResetContext): boolean {
   const { tcp, flow } = context;
@@ -52,90 +72,87 @@ export function answersSyn(context: ResetContext): boolean {
   return flow === null && tcp.seq === 0 && context.kernelEvent?.reason === 'NO_SOCKET';
 }
 
-export function judgeReset(context: ResetContext): ResetVerdict {
+/**
+ * The verdict on one RST: who sent it (sent-by.ts), then the cause, most specific
+ * first — a forged RST (after idle: an expired idle timer on the path), a refused
+ * SYN, the sidecar, a restart or IP reuse, an exited process, the kernel's reason,
+ * the race and idle time seen on the wire — each with its evidence and advice.
+ */
+export function judgeReset(context: ResetContext, facts: DiagnosisFacts = NO_FACTS): ResetVerdict {
   const evidence: string[] = [];
+  const detail = context.detail ?? 'headers';
   const sentBy = judgeSender(context, evidence);
-  const idleMs = idleBefore(context);
+  const idle = idleBeforeReset(context.flow, context.timeMs, detail);
   const synAnswer = answersSyn(context);
+  const sender = socketText(context.src);
+  const peer = socketText(context.dst);
   if (synAnswer) evidence.unshift('RST answered a SYN');
-  if (idleMs !== null && !synAnswer) evidence.push(`the connection had been idle for ${idleMs} ms before the RST`);
+  else if (idle !== null) evidence.push(describeIdle(idle));
+  const idleMs = idle?.idleMs ?? null;
+  const longIdle = idle !== null && idle.idleMs >= IDLE_RESET_MIN_MS;
 
   const reason = context.kernelEvent?.reason ?? null;
+  const process = facts.process;
+  const senderPod = facts.sender.pod;
+  const race = keepaliveRace(context.flow, context.timeMs, detail);
   let cause: ResetCause = 'unknown';
+  let advice: string | null = null;
+
+  const kernelProcess = context.kernelEvent?.process;
+  if (kernelProcess !== null && kernelProcess !== undefined) {
+    evidence.push(`the reset was sent by process ${kernelProcess.comm ?? '(name unknown)'} (pid ${kernelProcess.pid})`);
+  }
+  if (reason !== null && !synAnswer) evidence.push(`kernel reason ${reason}: ${reasonMeaning(reason).explanation}`);
+
   if (sentBy === 'middlebox') {
-    cause = 'middlebox';
+    if (!synAnswer && longIdle && context.flow !== null) {
+      cause = 'idle-timeout';
+      evidence.push(`the path let this connection through before and forged a reset after ${idle.idleMs} ms of silence: its state for the connection had expired (an idle timeout of a firewall, NAT or load balancer)`);
+    } else {
+      cause = 'middlebox';
+    }
+    if (senderPod !== null && facts.sender.policies.length > 0) {
+      const judgement = judgeIngress(senderPod, facts.sender.policies, { ip: context.dst.ip, pod: facts.receiver.pod }, context.src.port);
+      const peerText = facts.receiver.pod === null ? peer : `${podText(facts.receiver.pod)} (${peer})`;
+      evidence.push(...describeIngress(judgement, podText(senderPod), peerText, context.src.port));
+      if (judgement.admission === 'denies') {
+        const names = judgement.policies.map(({ policy }) => `${policy.namespace}/${policy.name}`).join(', ');
+        advice = `NetworkPolicy ${names} selects ${podText(senderPod)} and does not admit ${peerText} on port ${context.src.port}: add an ingress rule for it (podSelector/namespaceSelector and port) if the traffic is wanted; the CNI's policy enforcement forged this RST.`;
+      }
+    }
   } else if (synAnswer) {
     cause = 'not-listening';
-  } else if (reason !== null) {
-    const meaning = reasonMeaning(reason);
-    evidence.push(`kernel reason ${reason}: ${meaning.explanation}`);
-    cause = meaning.cause ?? (reason === 'NO_SOCKET' ? 'no-connection' : 'unknown');
+    const check = checkRefusedPort(context.src.port, sender, facts.sender);
+    evidence.push(...check.evidence);
+    advice = check.advice;
+  } else if (isSidecar(process, process?.container ?? null)) {
+    cause = 'sidecar';
+    const described = describeSidecar(process, process?.container ?? null, senderPod);
+    evidence.push(...described.evidence);
+    advice = described.advice;
+  } else {
+    const processGone = process !== null && !process.alive;
+    const restart =
+      reason === null || SOCKETLESS_REASONS.has(reason) || processGone ? findRestart(senderPod, process?.container ?? null, context.flow, context.timeMs) : null;
+    if (restart !== null) {
+      cause = restart.kind === 'container-restart' ? 'container-restart' : 'no-connection';
+      evidence.push(...restart.evidence);
+      advice = restart.advice;
+    } else if (processGone) {
+      cause = 'process-exit';
+      evidence.push(`process ${process.comm ?? '?'} (pid ${process.pid}) that owned the socket had exited by the time of this verdict: the kernel reset its connections as it closed them`);
+    } else if (reason !== null) {
+      const meaning = reasonMeaning(reason);
+      cause = meaning.cause ?? (reason === 'NO_SOCKET' ? 'no-connection' : 'unknown');
+      if (cause === 'no-connection') evidence.push(`the RST answered a mid-stream segment for a connection ${sender} has no socket for`);
+      if (cause === 'keepalive-race' && race !== null) evidence.push(...describeRace(race, sender, peer));
+    } else if (race !== null && race.peerDataAfterFin !== false) {
+      cause = 'keepalive-race';
+      evidence.push(...describeRace(race, sender, peer));
+    } else if (longIdle) {
+      cause = 'idle-timeout';
+    }
   }
-  const process = context.kernelEvent?.process;
-  if (process !== null && process !== undefined) {
-    evidence.push(`the reset was sent by process ${process.comm ?? '(name unknown)'} (pid ${process.pid})`);
-  }
-  return { sentBy, cause, evidence, advice: adviceFor(cause, context), idleMs };
-}
-
-function judgeSender(context: ResetContext, evidence: string[]): SentBy {
-  const { kernelEvent, ttl, expectedTtl } = context;
-  const claimed = socketText(context.src);
-  if (kernelEvent !== null) {
-    const state = kernelEvent.state === null ? '' : ` in state ${kernelEvent.state}`;
-    evidence.push(`the sender's kernel logged tcp_send_reset for ${claimed}${state}`);
-    return 'endpoint';
-  }
-  if (context.kernelEventsActive && context.senderOnThisKernel) {
-    evidence.push(`${claimed} is on this node and its kernel logged no tcp_send_reset for this RST: it was forged on the way`);
-    return 'middlebox';
-  }
-  if (expectedTtl !== null && expectedTtl !== ttl) {
-    const hops = hopsTravelled(expectedTtl) - hopsTravelled(ttl);
-    const where = hops > 0 ? `${hops} hop${hops === 1 ? '' : 's'} nearer than` : `${-hops} hop${hops === -1 ? '' : 's'} farther than`;
-    evidence.push(`RST arrived with TTL ${ttl} where ${claimed}'s packets arrive with TTL ${expectedTtl}: made ${where} the sender`);
-    return 'middlebox';
-  }
-  if (context.arrived && hopsTravelled(ttl) === 0 && context.senderBehindRouter === true) {
-    evidence.push(`RST arrived with an unspent TTL ${ttl} although ${claimed} is behind a router: made by a box on this node's link`);
-    return 'middlebox';
-  }
-  if (expectedTtl === ttl) {
-    evidence.push(`TTL ${ttl} matches the TTL of ${claimed}'s other packets`);
-    return 'endpoint';
-  }
-  if (context.tcp.window === 0 && context.ipId === 0) {
-    evidence.push('IP ID 0 and window 0, as both a kernel and a netfilter REJECT write them: not conclusive');
-  }
-  return 'unknown';
-}
-
-/** Time from the flow's last activity (either side) to the RST; null when the flow was not seen. */
-function idleBefore(context: ResetContext): number | null {
-  const flow = context.flow?.flow;
-  if (flow === undefined) return null;
-  const lastMs = Math.max(...flow.sides.map((side) => side.lastSeenMs));
-  return Math.max(0, Math.round(context.timeMs - lastMs));
-}
-
-function adviceFor(cause: ResetCause, context: ResetContext): string {
-  const target = socketText(context.src);
-  switch (cause) {
-    case 'not-listening':
-      return `Nothing listens on ${target}. Make the Service's targetPort match the port the container listens on, and keep the pod out of endpoints until it listens (readiness probe).`;
-    case 'no-connection':
-      return `${target} had no socket for this connection (restarted process, lost conntrack entry or reused IP). Let clients retry idempotent requests and drain connections before pods stop (preStop hook, terminationGracePeriodSeconds).`;
-    case 'abort-on-close':
-      return `The process on ${target} closed the socket with data it had not read. Read the request fully before closing, or close gracefully (shutdown, then drain) instead of aborting.`;
-    case 'keepalive-race':
-      return `${target} had already closed this idle connection when the peer reused it. Keep the upstream's keep-alive timeout above the client's (gateway's) idle timeout, or let the client retry on reset.`;
-    case 'keepalive-timeout':
-      return `Keep-alive probes from ${target} went unanswered: the peer or a stateful middlebox on the path dropped the idle connection. Send keep-alives more often than the shortest idle timeout on the path.`;
-    case 'memory-pressure':
-      return `The kernel on ${target} ran out of TCP memory or orphan sockets. Check net.ipv4.tcp_mem and tcp_max_orphans and the pod's memory limit.`;
-    case 'middlebox':
-      return `A box between the endpoints forged this RST in ${target}'s name. Look for a firewall or NetworkPolicy REJECT rule, a load balancer or a proxy on the path.`;
-    default:
-      return 'Not enough evidence for a cause yet; enable kernel events and capture both directions of the flow.';
-  }
+  advice ??= adviceFor(cause, context, idleMs, race?.senderIdleTimeoutMs ?? null);
+  return { sentBy, cause, evidence, advice, idleMs };
 }

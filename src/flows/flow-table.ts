@@ -15,6 +15,8 @@ export interface FlowSide {
   synMs: number | null;
   synAck: boolean;
   finMs: number | null;
+  /** Silence of the whole flow (both sides) right before this side's FIN: how long it waited before closing. */
+  idleBeforeFinMs: number | null;
   /** Highest TTL seen from this side (the copy nearest the sender, see DuplicateFilter). */
   ttl: number;
   ipId: number | null;
@@ -26,7 +28,20 @@ export interface FlowRecord {
   /** The endpoint that sent the first SYN without ACK, when seen. */
   client: SocketAddress | null;
   sides: [FlowSide] | [FlowSide, FlowSide];
+  /** Latest segment of either side. */
+  lastMs: number;
+  /**
+   * The silence before the current burst: a burst starts with the first segment
+   * after at least QUIET_GAP_MS without any. A reset usually ends a burst it
+   * belongs to (the peer's request, then the RST), so the idle time that matters
+   * is this gap, not the few ms since the request. Null while the flow had no gap.
+   */
+  gapBeforeBurstMs: number | null;
+  burstStartMs: number;
 }
+
+/** Segments closer than this belong to one exchange (request, answer, ACKs, FIN handshake). */
+export const QUIET_GAP_MS = 500;
 
 /** A flow's two sides as seen from one packet's direction. */
 export interface FlowView {
@@ -62,7 +77,7 @@ export class FlowTable {
     const key = flowKey(src, dst);
     let flow = this.flows.get(key);
     if (flow === undefined) {
-      flow = { key, client: null, sides: [newSide(src, observation.timeMs)] };
+      flow = { key, client: null, sides: [newSide(src, observation.timeMs)], lastMs: observation.timeMs, gapBeforeBurstMs: null, burstStartMs: observation.timeMs };
       this.insert(key, flow);
     } else {
       this.flows.delete(key); // re-insert: Map order is recency order
@@ -73,6 +88,14 @@ export class FlowTable {
       side = newSide(src, observation.timeMs);
       flow.sides = [flow.sides[0], side];
     }
+    const gapMs = observation.timeMs - flow.lastMs;
+    const isFirstPacket = side.packets === 0 && flow.sides.length === 1;
+    if ((tcp.flags & TcpFlag.FIN) !== 0 && side.finMs === null && !isFirstPacket) side.idleBeforeFinMs = Math.max(0, gapMs);
+    if (gapMs >= QUIET_GAP_MS) {
+      flow.gapBeforeBurstMs = gapMs;
+      flow.burstStartMs = observation.timeMs;
+    }
+    if (observation.timeMs > flow.lastMs) flow.lastMs = observation.timeMs;
     side.packets++;
     side.lastSeenMs = observation.timeMs;
     if (ip.ttl > side.ttl || side.packets === 1) side.ttl = ip.ttl;
@@ -93,14 +116,13 @@ export class FlowTable {
     const flow = this.flows.get(flowKey(src, dst));
     if (flow === undefined) return null;
     const sides = flow.sides.map((side) => ({ ...side })) as FlowRecord['sides'];
-    const copy: FlowRecord = { key: flow.key, client: flow.client, sides };
+    const copy: FlowRecord = { ...flow, sides };
     return { flow: copy, sender: findSide(copy, src), receiver: findSide(copy, dst) };
   }
 
   expire(nowMs: number): void {
     for (const [key, flow] of this.flows) {
-      const lastMs = Math.max(...flow.sides.map((side) => side.lastSeenMs));
-      if (nowMs - lastMs <= this.idleExpiryMs) break; // oldest first
+      if (nowMs - flow.lastMs <= this.idleExpiryMs) break; // oldest first
       this.flows.delete(key);
     }
   }
@@ -128,6 +150,7 @@ function newSide(address: SocketAddress, timeMs: number): FlowSide {
     synMs: null,
     synAck: false,
     finMs: null,
+    idleBeforeFinMs: null,
     ttl: 0,
     ipId: null,
     mss: null,
