@@ -7,7 +7,8 @@ import { bearerToken } from '../auth';
  * navigation or a WebSocket, so the token is given once as `?token=` and kept in an
  * HttpOnly, SameSite=Strict cookie that the page's fetches and its WebSocket send
  * back by themselves; scripts and tools may send `Authorization: Bearer` instead.
- * The token is checked by the aggregator's Authenticator (../auth.ts) either way.
+ * The token is checked by the aggregator's Authenticator (../auth.ts) either way:
+ * for the page here, for the read API and /api/v1/stream in the aggregator.
  */
 export const UI_TOKEN_COOKIE = 'rstprobe_token';
 export const UI_TOKEN_QUERY = 'token';

@@ -11,7 +11,7 @@ export interface ServeUiOptions {
   log: Logger;
   /**
    * When set, the page needs a token this authenticator accepts (the one that guards
-   * the API): `?token=` once (then a cookie) or `Authorization: Bearer`.
+   * the read API): `?token=` once (then a cookie) or `Authorization: Bearer`.
    */
   authenticator?: Authenticator | null;
   /** Directory holding index.html and the front-end modules (default: the package's own). */
