@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { ResetFinding } from '../../src/protocol/finding';
+import { Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
+import { AgentProcess } from '../support/agent-process';
+
+/**
+ * Attribution on a real kernel from CNI files alone: one lab node with a gateway
+ * pod and upstream pods (network namespaces, veths, the CNI cache files the lab
+ * writes like containerd and host-local do), one real agent reading that node's
+ * CNI directory, real sockets and RSTs. No Kubernetes API anywhere.
+ */
+const skip = labSkipReason();
+
+/** Connects from a pod, optionally writes, and prints how the connection ended. */
+function clientScript(ip: string, port: number, payload: string | null): string {
+  return `
+    const s = require('net').connect(${port}, '${ip}');
+    s.on('connect', () => { ${payload === null ? '' : `s.write(${JSON.stringify(payload)});`} });
+    s.on('error', (e) => { console.log(e.code); process.exit(0); });
+    s.on('close', () => { console.log('closed'); process.exit(0); });
+    setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`;
+}
+
+const isReset = (finding: { kind: string }): finding is ResetFinding => finding.kind === 'reset';
+
+describe('attribution from the CNI cache in the lab', { skip }, () => {
+  let lab: Lab;
+  let node: LabNode;
+  let gateway: LabPod;
+  let upstream: LabPod;
+  let agent: AgentProcess;
+
+  before(async () => {
+    lab = await Lab.create({ prefix: 'attr' });
+    node = await lab.addNode('node-a', { underlayIp: '10.210.0.11', podCidr: '10.244.1.0/24' });
+    gateway = await lab.addPod(node, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
+    upstream = await lab.addPod(node, { namespace: 'default', name: 'reviews-0', ip: '10.244.1.20' });
+    agent = await AgentProcess.startInLab(lab, node, ['--node-name', 'node-a', '--listen', '127.0.0.1:7070', '--cni-cache-dir', lab.cniDir(node)]);
+  });
+
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  test('the closed-port RST names the upstream pod as src and the gateway pod as dst', async () => {
+    const { stdout } = await lab.exec(gateway, [process.execPath, '-e', clientScript(upstream.ip, 9999, null)]);
+    assert.equal(stdout.trim(), 'ECONNREFUSED');
+    const finding = await agent.waitFor((f) => isReset(f) && f.src.ip === upstream.ip && f.src.port === 9999);
+    assert.ok(isReset(finding));
+    assert.equal(finding.cause, 'not-listening');
+    assert.equal(finding.src.kind, 'pod');
+    assert.deepEqual(finding.src.pod, { namespace: 'default', name: 'reviews-0', uid: upstream.uid, container: null });
+    assert.equal(finding.src.node, 'node-a');
+    assert.equal(finding.dst.ip, gateway.ip);
+    assert.equal(finding.dst.kind, 'pod');
+    assert.deepEqual(finding.dst.pod, { namespace: 'istio-system', name: 'gateway-0', uid: gateway.uid, container: null });
+    assert.equal(finding.dst.node, 'node-a');
+  });
+
+  test('a RST from a process keeps the pod from CNI and adds the process the kernel named', async () => {
+    // pauseOnConnect leaves the request unread; destroy() then aborts the connection (RFC 2525 §2.17).
+    const server = lab.spawn(upstream, process.execPath, [
+      '-e',
+      `require('net').createServer({ pauseOnConnect: true }, (s) => setTimeout(() => s.destroy(), 300)).listen(8080, () => console.log('listening'));`,
+    ]);
+    await waitForOutput(server, /listening/);
+    const { stdout } = await lab.exec(gateway, [process.execPath, '-e', clientScript(upstream.ip, 8080, 'GET / HTTP/1.1\r\n\r\n')]);
+    assert.equal(stdout.trim(), 'ECONNRESET');
+    const finding = await agent.waitFor((f) => isReset(f) && f.src.ip === upstream.ip && f.src.port === 8080);
+    assert.ok(isReset(finding));
+    assert.equal(finding.cause, 'abort-on-close');
+    assert.equal(finding.src.pod?.uid, upstream.uid);
+    assert.equal(finding.src.process?.pid, server.pid);
+    assert.equal(finding.src.process?.comm, 'node');
+    server.kill();
+  });
+
+  test('IP reuse: a RST before the pod is replaced names pod A, one after names pod B, with one agent throughout', async () => {
+    const podA = await lab.addPod(node, { namespace: 'default', name: 'ratings-a', ip: '10.244.1.30' });
+    await settle();
+    await lab.exec(gateway, [process.execPath, '-e', clientScript(podA.ip, 9997, null)]);
+    const first = await agent.waitFor((f) => isReset(f) && f.src.ip === podA.ip && f.src.port === 9997);
+    assert.ok(isReset(first));
+    assert.deepEqual(first.src.pod, { namespace: 'default', name: 'ratings-a', uid: podA.uid, container: null });
+
+    await lab.removePod(podA); // its netns and CNI files go; the address is free
+    const podB = await lab.addPod(node, { namespace: 'default', name: 'ratings-b', ip: '10.244.1.30' });
+    assert.notEqual(podB.uid, podA.uid);
+    await settle();
+    await lab.exec(gateway, [process.execPath, '-e', clientScript(podB.ip, 9997, null)]);
+    const second = await agent.waitFor((f) => isReset(f) && f.src.ip === podB.ip && f.src.port === 9997 && f.src.pod?.uid !== podA.uid);
+    assert.ok(isReset(second));
+    assert.deepEqual(second.src.pod, { namespace: 'default', name: 'ratings-b', uid: podB.uid, container: null });
+    assert.ok(Date.parse(second.time) > Date.parse(first.time));
+    assert.notEqual(second.id, first.id, 'a new sender is a new finding, never rolled into the old one');
+    const forA = agent.findings.filter((f) => isReset(f) && f.src.pod?.uid === podA.uid);
+    assert.equal(forA.every((f) => Date.parse(f.time) <= Date.parse(first.lastSeen)), true, 'nothing after the reuse was given to pod A');
+  });
+});
+
+/** The agent learns of CNI files through inotify: give the event a moment to arrive, as a pod's readiness would. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 300));
+}
