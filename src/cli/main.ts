@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerAgentCommand } from './agent-command';
+import { registerAnalyzeCommand } from './analyze-command';
 import { reportFailure } from './shared';
 
 /** rstprobe's command line (DESIGN.md, "Command line"). */
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     })
     .exitOverride();
   registerAgentCommand(program);
+  registerAnalyzeCommand(program);
   return program;
 }
 

@@ -1,0 +1,74 @@
+import { Command } from 'commander';
+import { IpOwnershipMap } from '../attribution/ip-map';
+import { claimIpMapEntries, loadIpMapFile } from '../attribution/ip-map-file';
+import { analyzeCaptureFile, type CaptureAnalysisResult } from '../analyze/capture-analysis';
+import { formatFindingsTable } from '../analyze/findings-table';
+import { OfflineAttributor } from '../analyze/offline-attributor';
+import { ProgressBar } from '../analyze/progress-bar';
+import { CaptureFileError, UsageError } from '../common/errors';
+import type { LogLevel } from '../common/log';
+import type { ResetFinding } from '../protocol/finding';
+import { addSharedOptions, EXIT_USAGE, reportFailure } from './shared';
+
+interface AnalyzeFlags {
+  json: boolean;
+  logLevel: LogLevel;
+  cniCacheDir: string[];
+  ipMap?: string;
+  kubeconfig?: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function registerAnalyzeCommand(program: Command): void {
+  const command = program
+    .command('analyze')
+    .description('diagnose the TCP resets in pcap/pcapng capture files (gzip too), offline')
+    .argument('<files...>', 'capture files written by tcpdump -w, dumpcap, Wireshark (.pcap, .pcapng, optionally .gz)');
+  addSharedOptions(command)
+    .option('--cni-cache-dir <dir>', 'a node\'s CNI state directory, to name pods (may repeat)', collect, [])
+    .option('--ip-map <file>', 'CSV (ip,namespace,pod,node) or JSON file naming who owned which address')
+    .option('--kubeconfig <path>', 'kubeconfig of the cluster the capture was taken in, to name pods, nodes and services')
+    .action(async (files: string[], flags: AnalyzeFlags) => {
+      await runAnalyze(files, flags).catch(reportFailure);
+    });
+}
+
+async function runAnalyze(files: string[], flags: AnalyzeFlags): Promise<void> {
+  const ipMap = new IpOwnershipMap({ retentionMs: Number.POSITIVE_INFINITY });
+  if (flags.ipMap !== undefined) claimIpMapEntries(ipMap, loadIpMapFile(flags.ipMap));
+  if (flags.cniCacheDir.length > 0 || flags.kubeconfig !== undefined) {
+    throw new UsageError('--cni-cache-dir and --kubeconfig are not available for analyze in this build; name pods with --ip-map FILE instead');
+  }
+  const attributor = new OfflineAttributor(ipMap);
+  const results: CaptureAnalysisResult[] = [];
+  let unreadable = 0;
+  for (const path of files) {
+    const bar = process.stderr.isTTY ? new ProgressBar(process.stderr, path) : null;
+    try {
+      const result = await analyzeCaptureFile(path, { attributor, onProgress: bar === null ? undefined : (done, total) => bar.update(done, total) });
+      bar?.clear();
+      results.push(result);
+      if (result.read.problem !== null) {
+        const { offset, message } = result.read.problem;
+        process.stderr.write(`rstprobe: ${path}: byte ${offset}: ${message}; the ${result.read.packets} packets before it were analysed\n`);
+      }
+      for (const [linkType, packets] of result.read.unsupportedLinkTypes) {
+        process.stderr.write(`rstprobe: ${path}: ${packets} packets of link type ${linkType} skipped: rstprobe reads Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback\n`);
+      }
+    } catch (err) {
+      bar?.clear();
+      if (!(err instanceof CaptureFileError)) throw err;
+      // One unreadable file does not stop the others; the exit code still says so.
+      process.stderr.write(`rstprobe: ${err.message}\n`);
+      unreadable++;
+    }
+  }
+  const findings: ResetFinding[] = results.flatMap((result) => result.findings);
+  if (flags.json) {
+    for (const finding of findings) process.stdout.write(`${JSON.stringify(finding)}\n`);
+  } else if (results.length > 0) {
+    process.stdout.write(formatFindingsTable(findings));
+  }
+  if (unreadable > 0) process.exitCode = EXIT_USAGE;
+}
