@@ -49,6 +49,12 @@ LABEL org.opencontainers.image.title="rstprobe" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
+# iproute2: the path-MTU prober asks the kernel for the route and interface MTU
+# towards each target with `ip -j route get` / `ip -j link` (src/pmtu/local-route.ts).
+# nsenter and mount (util-linux, mount) are already in the base image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /src/package.json ./package.json

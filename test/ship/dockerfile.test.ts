@@ -83,6 +83,21 @@ describe('Dockerfile shape', () => {
     }
   });
 
+  test('the runtime installs the commands the code runs (ip for src/pmtu) and no compiler', () => {
+    const sources: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) walk(path.join(dir, entry.name));
+        else if (entry.name.endsWith('.ts')) sources.push(fs.readFileSync(path.join(dir, entry.name), 'utf8'));
+      }
+    };
+    walk(path.join(REPO, 'src/pmtu'));
+    const apt = runtime.instructions.filter((i) => i.keyword === 'RUN' && i.args.includes('apt-get install')).map((i) => i.args.split(/\s+/));
+    const installed = new Set(apt.flat());
+    if (sources.some((text) => /ipJson\(|execFile\('ip'/.test(text))) assert.ok(installed.has('iproute2'), 'src/pmtu runs `ip`: the runtime needs iproute2');
+    for (const tool of ['g++', 'make', 'python3']) assert.ok(!installed.has(tool), `the runtime must not carry ${tool}`);
+  });
+
   test('the runtime runs as a non-root numeric user and has no HEALTHCHECK', () => {
     const user = runtime.instructions.filter((i) => i.keyword === 'USER').at(-1);
     assert.ok(user, 'no USER in the runtime stage');
@@ -237,9 +252,12 @@ describe('Dockerfile replayed against the repository', { skip: skipReplay, timeo
     const out = JSON.parse(result.stdout) as { functions: string[]; answer: number };
     assert.equal(out.answer, 42);
     assert.ok(out.functions.includes('openPacketRing'));
-    for (const dev of Object.keys(pkg.devDependencies)) {
-      assert.ok(!fs.existsSync(path.join(appRoot(), 'node_modules', dev)), `devDependency ${dev} is in the runtime image`);
-    }
+    // Packages the lock file marks dev-only must be absent (a devDependency that a
+    // production dependency also needs, like @types/node for client-node, stays).
+    const lock = JSON.parse(fs.readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const devOnly = Object.entries(lock.packages).filter(([key, entry]) => key !== '' && entry.dev === true).map(([key]) => key);
+    assert.ok(devOnly.includes('node_modules/typescript'));
+    for (const key of devOnly) assert.ok(!fs.existsSync(path.join(appRoot(), key)), `dev-only ${key} is in the runtime image`);
   });
 
   test('every file under src/ that tsc does not compile (UI assets, schemas) reaches the runtime tree', () => {
