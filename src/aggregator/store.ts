@@ -26,9 +26,15 @@ export interface IncomingItem {
 export interface IngestResult {
   /** Highest seq stored for the agent after this call (the cumulative ack). */
   lastSeq: number;
-  /** Findings as stored (patch applied) that were new or changed by this call. */
-  changed: Array<{ finding: Finding; update: boolean }>;
+  /** Findings as stored (patch applied) that were new or changed by this call; `added` is how much count grew. */
+  changed: StoredChange[];
   duplicates: number;
+}
+
+export interface StoredChange {
+  finding: Finding;
+  update: boolean;
+  added: number;
 }
 
 export interface FindingQuery {
@@ -158,8 +164,7 @@ export class FindingStore {
       }
       lastSeq = item.seq;
       this.statements.insertItem.run(agentId, item.seq, item.finding.id, item.update ? 'update' : 'finding', receivedMs);
-      const stored = this.mergeFinding(item.finding, receivedMs);
-      changed.push({ finding: stored, update: item.update });
+      changed.push({ ...this.mergeFinding(item.finding, receivedMs), update: item.update });
     }
     this.statements.setLastSeq.run(lastSeq, receivedMs, agentId);
     return { lastSeq, changed, duplicates };
@@ -191,8 +196,8 @@ export class FindingStore {
     return this.statements.getEvidence.get(findingId)?.pcapng ?? null;
   }
 
-  /** Inserts a finding or merges a rollup update into the stored one; returns it as stored. */
-  mergeFinding(finding: Finding, receivedMs = Date.now()): Finding {
+  /** Inserts a finding or merges a rollup update into the stored one; returns it as stored and how much its count grew. */
+  mergeFinding(finding: Finding, receivedMs = Date.now()): { finding: Finding; added: number } {
     const existing = this.statements.getRow.get(finding.id);
     const patch = existing?.patch ?? null;
     let merged = finding;
@@ -207,7 +212,7 @@ export class FindingStore {
       } as Finding;
     }
     this.writeRow(merged, patch, receivedMs);
-    return applyPatch(merged, patch);
+    return { finding: applyPatch(merged, patch), added: merged.count - (existing?.count ?? 0) };
   }
 
   /** Records what the aggregator decided about a finding (cross-node verdict, attribution). */

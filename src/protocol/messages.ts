@@ -79,6 +79,8 @@ export interface HeartbeatMessage {
   type: 'heartbeat';
   /** Whether kernel reset events are still being read (they can stop at run time). */
   kernelEvents: boolean;
+  /** Findings this agent process dropped so far (queue and spool full), for the aggregator's metrics. */
+  droppedFindings: number;
 }
 
 export type AgentMessage = HelloMessage | FindingsMessage | EvidenceMessage | HeartbeatMessage;
@@ -161,8 +163,8 @@ export const messageSchemas = {
   heartbeat: {
     type: 'object',
     additionalProperties: false,
-    required: ['type', 'kernelEvents'],
-    properties: { type: { const: 'heartbeat' }, kernelEvents: { type: 'boolean' } },
+    required: ['type', 'kernelEvents', 'droppedFindings'],
+    properties: { type: { const: 'heartbeat' }, kernelEvents: { type: 'boolean' }, droppedFindings: { type: 'integer', minimum: 0 } },
   },
   welcome: {
     type: 'object',

@@ -1,0 +1,220 @@
+import type { ClusterView } from '../attribution/kubernetes/types';
+import type { Endpoint, Finding, ResetFinding } from '../protocol/finding';
+import type { AgentDirectory } from './agent-directory';
+import type { FindingPatch } from './store';
+
+/**
+ * Verdicts only the whole cluster can give (issue 6, "cross-node verdicts").
+ *
+ * A RST that crosses nodes is seen twice: by the receiver's agent, which cannot see
+ * the sender's kernel (kernelReason null, sentBy often unknown), and by the sender's
+ * agent, whose kernel logged tcp_send_reset (kernelReason set). The same reset — same
+ * source ip:port and destination ip, within MATCH_WINDOW_MS — seen by both confirms
+ * `sentBy: endpoint`. Seen by the receiver only, while the sender's node agent was
+ * connected with kernel events on, after a grace window, it was forged on the way:
+ * `middlebox` (netfilter REJECT never goes through tcp_send_reset, DESIGN.md "Facts").
+ *
+ * The destination port is left out of the match because rollups merge resets that
+ * differ only in the receiver's ephemeral port (DESIGN.md "Finding": rollup).
+ */
+
+export type PodDirectory = Pick<ClusterView, 'podByIp' | 'nodeByAddress'>;
+
+export interface CrossNodeDecision {
+  id: string;
+  patch: FindingPatch;
+  verdict: 'confirmed-endpoint' | 'middlebox' | 'attributed';
+}
+
+/** Two sightings of one RST are at most this far apart (clocks of two nodes, batching). */
+export const MATCH_WINDOW_MS = 2_000;
+/** How long sender-side sightings are remembered for late receivers. */
+const REMEMBER_MS = 60_000;
+/** Bounds on remembered sightings and on receivers awaiting a verdict. */
+const MAX_SENDER_SIGHTINGS = 100_000;
+const MAX_PENDING = 50_000;
+
+interface SenderSighting {
+  node: string;
+  timeMs: number;
+  finding: ResetFinding;
+}
+
+interface PendingReceiver {
+  finding: ResetFinding;
+  senderNode: string;
+  timeMs: number;
+  decideAtMs: number;
+}
+
+export class CrossNodeVerdicts {
+  readonly name = 'cross-node';
+  /** Sender-side sightings by `srcIp|srcPort|dstIp`, newest last. */
+  private readonly senders = new Map<string, SenderSighting[]>();
+  private senderCount = 0;
+  private readonly pending = new Map<string, PendingReceiver>();
+
+  constructor(
+    private readonly agents: AgentDirectory,
+    private readonly pods: PodDirectory | null,
+    private readonly graceMs: number,
+  ) {}
+
+  /** Looks at a stored finding; returns what the aggregator decides now. */
+  observe(finding: Finding, update: boolean, nowMs = Date.now()): CrossNodeDecision[] {
+    if (finding.kind !== 'reset') return [];
+    const decisions: CrossNodeDecision[] = [];
+    const timeMs = Date.parse(update ? finding.lastSeen : finding.time);
+    if (finding.kernelReason !== null) {
+      // The sender's own kernel logged this RST: it was made on finding.node.
+      this.agents.learn(finding.src.ip, finding.node);
+      this.rememberSender({ node: finding.node, timeMs, finding });
+      for (const [id, waiting] of this.pending) {
+        if (keyOf(waiting.finding) === keyOf(finding) && waiting.finding.node !== finding.node && Math.abs(waiting.timeMs - timeMs) <= MATCH_WINDOW_MS) {
+          this.pending.delete(id);
+          decisions.push(confirm(waiting.finding, finding));
+        }
+      }
+      return decisions;
+    }
+    if (update) return decisions;
+    const attributed = this.attribute(finding);
+    if (attributed !== null) decisions.push(attributed);
+    if (finding.sentBy === 'endpoint') return decisions;
+    const sender = this.findSender(finding, timeMs);
+    if (sender !== null) {
+      decisions.push(confirm(finding, sender.finding));
+      return decisions;
+    }
+    const senderNode = finding.src.node ?? this.agents.hostOf(finding.src.ip) ?? this.podNode(finding.src.ip, timeMs);
+    if (senderNode !== null && senderNode !== finding.node && finding.sentBy === 'unknown') {
+      if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
+      this.pending.set(finding.id, { finding, senderNode, timeMs, decideAtMs: nowMs + this.graceMs });
+    }
+    return decisions;
+  }
+
+  /** Decides receivers whose grace window ended with no sender-side sighting. */
+  tick(nowMs = Date.now()): CrossNodeDecision[] {
+    const decisions: CrossNodeDecision[] = [];
+    for (const [id, waiting] of this.pending) {
+      if (waiting.decideAtMs > nowMs) continue;
+      this.pending.delete(id);
+      if (!this.agents.watchedSince(waiting.senderNode, waiting.timeMs)) continue;
+      const { finding, senderNode } = waiting;
+      decisions.push({
+        id,
+        verdict: 'middlebox',
+        patch: {
+          sentBy: 'middlebox',
+          cause: 'middlebox',
+          evidence: [
+            ...finding.evidence,
+            `${finding.src.ip} is on node ${senderNode}, whose agent was connected with kernel reset events on, and that kernel logged no tcp_send_reset for this RST within ${Math.round(this.graceMs / 1000)} s: something between the nodes forged it`,
+          ],
+          advice: `A box on the path between ${finding.src.ip}:${finding.src.port} and ${finding.dst.ip} answers for the endpoint: look for a firewall or NetworkPolicy REJECT (iptables REJECT --reject-with tcp-reset), a load balancer or a proxy on the way, and for what it dislikes in this connection.`,
+        },
+      });
+    }
+    for (const [key, sightings] of this.senders) {
+      const kept = sightings.filter((sighting) => nowMs - sighting.timeMs <= REMEMBER_MS);
+      this.senderCount -= sightings.length - kept.length;
+      if (kept.length === 0) this.senders.delete(key);
+      else if (kept.length !== sightings.length) this.senders.set(key, kept);
+    }
+    return decisions;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private rememberSender(sighting: SenderSighting): void {
+    const key = keyOf(sighting.finding);
+    const list = this.senders.get(key) ?? [];
+    list.push(sighting);
+    this.senders.set(key, list);
+    this.senderCount += 1;
+    if (this.senderCount > MAX_SENDER_SIGHTINGS) {
+      const oldestKey = this.senders.keys().next().value as string;
+      this.senderCount -= this.senders.get(oldestKey)?.length ?? 0;
+      this.senders.delete(oldestKey);
+    }
+  }
+
+  private findSender(receiver: ResetFinding, timeMs: number): SenderSighting | null {
+    const sightings = this.senders.get(keyOf(receiver)) ?? [];
+    for (let index = sightings.length - 1; index >= 0; index -= 1) {
+      const sighting = sightings[index];
+      if (sighting.node !== receiver.node && Math.abs(sighting.timeMs - timeMs) <= MATCH_WINDOW_MS) return sighting;
+    }
+    return null;
+  }
+
+  private podNode(ip: string, timeMs: number): string | null {
+    if (this.pods === null) return null;
+    return this.pods.podByIp(ip, timeMs)?.nodeName ?? this.pods.nodeByAddress(ip)?.name ?? null;
+  }
+
+  /** Completes ends the agent left `external` from the cluster-wide pod map. */
+  private attribute(finding: ResetFinding): CrossNodeDecision | null {
+    if (this.pods === null) return null;
+    const timeMs = Date.parse(finding.time);
+    const src = this.completed(finding.src, timeMs);
+    const dst = this.completed(finding.dst, timeMs);
+    if (src === null && dst === null) return null;
+    const patch: FindingPatch = {};
+    if (src !== null) patch.src = src;
+    if (dst !== null) patch.dst = dst;
+    return { id: finding.id, patch, verdict: 'attributed' };
+  }
+
+  private completed(endpoint: Endpoint, timeMs: number): Endpoint | null {
+    if (endpoint.kind !== 'external' || this.pods === null) return null;
+    const pod = this.pods.podByIp(endpoint.ip, timeMs);
+    if (pod !== null) {
+      return {
+        ...endpoint,
+        kind: pod.hostNetwork ? 'node' : 'pod',
+        pod: pod.hostNetwork ? null : { namespace: pod.namespace, name: pod.name, uid: pod.uid, container: null },
+        node: pod.nodeName,
+      };
+    }
+    const node = this.pods.nodeByAddress(endpoint.ip);
+    return node === null ? null : { ...endpoint, kind: 'node', node: node.name };
+  }
+}
+
+function keyOf(finding: ResetFinding): string {
+  return `${finding.src.ip}|${finding.src.port}|${finding.dst.ip}`;
+}
+
+function confirm(receiver: ResetFinding, sender: ResetFinding): CrossNodeDecision {
+  const state = sender.state === null ? '' : ` in state ${sender.state}`;
+  const patch: FindingPatch = {
+    sentBy: 'endpoint',
+    kernelReason: sender.kernelReason,
+    state: sender.state,
+    evidence: [
+      ...receiver.evidence.filter((line) => !line.includes('forged')),
+      `node ${sender.node}'s kernel logged tcp_send_reset (reason ${sender.kernelReason}${state}) for this RST: ${receiver.src.ip}:${receiver.src.port} sent it (finding ${sender.id})`,
+    ],
+  };
+  if (receiver.cause === 'unknown' || receiver.cause === 'middlebox') {
+    patch.cause = sender.cause;
+    patch.advice = sender.advice;
+  }
+  if (receiver.src.kind === 'external' || receiver.src.process === null) {
+    patch.src = { ...receiver.src, ...pick(sender.src, receiver.src), node: sender.src.node ?? sender.node };
+  }
+  return { id: receiver.id, patch, verdict: 'confirmed-endpoint' };
+}
+
+/** The sender's view of its own end, where it knows more than the receiver. */
+function pick(known: Endpoint, fallback: Endpoint): Partial<Endpoint> {
+  return {
+    kind: known.kind === 'external' ? fallback.kind : known.kind,
+    pod: known.pod ?? fallback.pod,
+    process: known.process ?? fallback.process,
+  };
+}
