@@ -3,7 +3,7 @@ import type { Attributor } from './attributor';
 import { CniCacheWatcher, type CniPodFacts } from './cni-cache';
 import { ClusterAttributor } from './cluster-attributor';
 import { IpOwnershipMap } from './ip-map';
-import { createKubeWatcher, kubernetesConfigured, type KubeWatcherLike } from './kube-watcher-factory';
+import { inClusterConfigAvailable, KubeWatcher } from './kubernetes/kube-watcher';
 import type { ClusterView } from './kubernetes/types';
 import { ProcessResolver } from './process';
 
@@ -24,8 +24,8 @@ export interface AttributionServiceOptions {
   retentionMs?: number;
   pruneMs?: number;
   procRoot?: string;
-  /** Tests replace how the Kubernetes watcher is made (null: none). */
-  kubeWatcherFactory?: typeof createKubeWatcher;
+  /** How long the API server may be unreachable before attribution reports itself stale (the watcher's default: 60 s). */
+  kubernetesStaleAfterMs?: number;
 }
 
 export interface AttributionHealth {
@@ -47,10 +47,9 @@ export class AttributionService {
   readonly cni: CniCacheWatcher;
   readonly processes: ProcessResolver;
   readonly attributor: Attributor;
-  private kube: KubeWatcherLike | null = null;
+  private kube: KubeWatcher | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
-  private reportedStale = false;
 
   constructor(private readonly options: AttributionServiceOptions) {
     this.log = options.log.child({ component: 'attribution' });
@@ -80,22 +79,25 @@ export class AttributionService {
     return this.cni.podNetwork(podUid);
   }
 
-  /** Reads the CNI cache before returning (so the first packets are attributed); Kubernetes syncs in the background. */
+  /**
+   * Reads the CNI cache before returning (so the first packets are attributed) and
+   * waits for the first Kubernetes sync for a bounded time (the watcher's own limit);
+   * a bad kubeconfig rejects with the watcher's KubeConfigError (one line, exit 2).
+   */
   async start(signal: AbortSignal): Promise<void> {
     await this.cni.start(signal);
-    const factory = this.options.kubeWatcherFactory ?? createKubeWatcher;
-    if (this.options.kubeconfigPath !== null || kubernetesConfigured()) {
-      this.kube = factory({
+    if (this.options.kubeconfigPath !== null || inClusterConfigAvailable()) {
+      this.kube = new KubeWatcher({
         kubeconfigPath: this.options.kubeconfigPath,
         scope: this.options.watchScope,
         nodeName: this.options.nodeName,
         ipMap: this.ipMap,
         log: this.options.log,
+        staleAfterMs: this.options.kubernetesStaleAfterMs,
       });
-      if (this.kube === null) this.log.warn('Kubernetes configured but this build has no watcher; attributing from the CNI cache alone');
-      await this.kube?.start(signal);
+      await this.kube.start(signal);
     }
-    this.pruneTimer = setInterval(() => this.prune(), this.options.pruneMs ?? PRUNE_MS);
+    this.pruneTimer = setInterval(() => this.ipMap.prune(Date.now()), this.options.pruneMs ?? PRUNE_MS);
     this.pruneTimer.unref();
     signal.addEventListener('abort', () => void this.stop(), { once: true });
     this.log.info({ kubernetes: this.kube !== null, scope: this.kube === null ? null : this.options.watchScope }, 'attribution running');
@@ -115,15 +117,5 @@ export class AttributionService {
       cni: { dirs: this.cni.dirs, pods: this.cni.pods().length, addresses: this.cni.addresses, malformedFiles: this.cni.malformedFiles },
       kubernetes: kube === null ? null : { synced: kube.synced, stale: kube.stale },
     };
-  }
-
-  private prune(): void {
-    this.ipMap.prune(Date.now());
-    const stale = this.kube?.stale ?? false;
-    if (stale !== this.reportedStale) {
-      this.reportedStale = stale;
-      if (stale) this.log.warn('Kubernetes API unreachable: attributing from the last good state (stale)');
-      else this.log.info('Kubernetes API reachable again');
-    }
   }
 }

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ResetFinding } from '../../src/protocol/finding';
 import { Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess } from '../support/agent-process';
+import { nodeJson, podJson } from '../support/kube-api-server';
+import { KubeApiServerProcess } from '../support/kube-api-server-process';
 
 /**
  * Attribution on a real kernel from CNI files alone: one lab node with a gateway
@@ -96,6 +101,61 @@ describe('attribution from the CNI cache in the lab', { skip }, () => {
     assert.notEqual(second.id, first.id, 'a new sender is a new finding, never rolled into the old one');
     const forA = agent.findings.filter((f) => isReset(f) && f.src.pod?.uid === podA.uid);
     assert.equal(forA.every((f) => Date.parse(f.time) <= Date.parse(first.lastSeen)), true, 'nothing after the reuse was given to pod A');
+  });
+});
+
+describe('attribution from the Kubernetes API alone in the lab', { skip }, () => {
+  let lab: Lab;
+  let nodeA: LabNode;
+  let nodeB: LabNode;
+  let gateway: LabPod;
+  let upstream: LabPod;
+  let api: KubeApiServerProcess;
+  let agent: AgentProcess;
+  let scratch: string;
+
+  before(async () => {
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rstprobe-attr-api-'));
+    const emptyCni = path.join(scratch, 'no-cni');
+    fs.mkdirSync(emptyCni);
+    lab = await Lab.create({ prefix: 'attrapi' });
+    nodeA = await lab.addNode('node-a', { underlayIp: '10.210.0.11', podCidr: '10.244.1.0/24' });
+    nodeB = await lab.addNode('node-b', { underlayIp: '10.210.0.12', podCidr: '10.244.2.0/24' });
+    gateway = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
+    upstream = await lab.addPod(nodeB, { namespace: 'default', name: 'reviews-0', ip: '10.244.2.20' });
+    // The API server runs in node-b's namespace, where the agent reaches it on loopback.
+    api = await KubeApiServerProcess.spawn({}, (command, args) => lab.spawn(nodeB, command, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+    await api.upsert('nodes', nodeJson({ name: 'node-a', internalIp: nodeA.underlayIp, podCidr: nodeA.podCidr }));
+    await api.upsert('nodes', nodeJson({ name: 'node-b', internalIp: nodeB.underlayIp, podCidr: nodeB.podCidr }));
+    await api.upsert('pods', podJson({ namespace: 'istio-system', name: 'gateway-0', uid: gateway.uid, nodeName: 'node-a', ips: [gateway.ip] }));
+    // The upstream declares 9999 but nothing listens there (failure mode 5): the container is named by its declared port.
+    await api.upsert('pods', podJson({ namespace: 'default', name: 'reviews-0', uid: upstream.uid, nodeName: 'node-b', ips: [upstream.ip], containers: [{ name: 'app', ports: [{ containerPort: 9999 }] }] }));
+    const kubeconfig = await api.writeKubeconfig(scratch);
+    agent = await AgentProcess.startInLab(lab, nodeB, [
+      '--node-name', 'node-b', '--listen', '127.0.0.1:7070', '--cni-cache-dir', emptyCni, '--kubeconfig', kubeconfig, '--watch-scope', 'cluster',
+    ]);
+  });
+
+  after(async () => {
+    await api?.close().catch(() => undefined);
+    await lab?.destroy();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('the closed-port RST names the upstream pod and container as src and the remote gateway pod as dst', async () => {
+    const { stdout } = await lab.exec(gateway, [process.execPath, '-e', clientScript(upstream.ip, 9999, null)]);
+    assert.equal(stdout.trim(), 'ECONNREFUSED');
+    const finding = await agent.waitFor((f) => isReset(f) && f.src.ip === upstream.ip && f.src.port === 9999);
+    assert.ok(isReset(finding));
+    assert.equal(finding.cause, 'not-listening');
+    assert.equal(finding.sentBy, 'endpoint');
+    assert.equal(finding.src.kind, 'pod');
+    assert.deepEqual(finding.src.pod, { namespace: 'default', name: 'reviews-0', uid: upstream.uid, container: 'app' });
+    assert.equal(finding.src.node, 'node-b');
+    assert.equal(finding.dst.kind, 'pod');
+    assert.deepEqual(finding.dst.pod, { namespace: 'istio-system', name: 'gateway-0', uid: gateway.uid, container: null });
+    assert.equal(finding.dst.node, 'node-a', 'a pod of another node, known from the API');
+    assert.match(agent.stderr, /Kubernetes state synced/);
   });
 });
 
