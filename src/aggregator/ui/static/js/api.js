@@ -25,13 +25,13 @@ export async function getJson(path, params = {}) {
 
 export const FINDING_KINDS = ['reset', 'syn-timeout', 'pmtu'];
 
-/** Findings in one stream message: a bare finding, an array, or an envelope ({ finding } / { items }). */
-export function findingsInMessage(message) {
-  if (Array.isArray(message)) return message.flatMap(findingsInMessage);
-  if (message === null || typeof message !== 'object') return [];
-  if (Array.isArray(message.items)) return message.items.flatMap(findingsInMessage);
-  if (message.finding) return findingsInMessage(message.finding);
-  return FINDING_KINDS.includes(message.kind) && typeof message.id === 'string' ? [message] : [];
+/**
+ * The finding in one stream message: `{ type: 'finding', update, finding }` (the
+ * aggregator's StreamMessage, src/aggregator/finding-stream.ts), or a bare finding.
+ */
+export function findingInMessage(message) {
+  const finding = message?.type === 'finding' ? message.finding : message;
+  return finding && FINDING_KINDS.includes(finding.kind) && typeof finding.id === 'string' ? finding : null;
 }
 
 const RECONNECT_FIRST_MS = 1000;
@@ -66,7 +66,8 @@ export function openFindingStream({ onFinding, onState, onOpen }) {
       } catch {
         return; // not ours to show; the next message may be fine
       }
-      for (const finding of findingsInMessage(message)) onFinding(finding);
+      const finding = findingInMessage(message);
+      if (finding !== null) onFinding(finding);
     };
     socket.onclose = () => {
       socket = null;

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { getJson } from './api.js';
-import { causeText, endpointDetail, endpointName } from './format.js';
+import { causeText } from './format.js';
 
 const WINDOWS = [
   { value: '15m', text: 'last 15 minutes', ms: 15 * 60_000 },
@@ -14,25 +14,12 @@ const WINDOWS = [
 const REFRESH_MS = 5000;
 const LIMIT = 25;
 
-/** A sender as the API names it: an Endpoint, or just the fields that identify one. */
-function senderOf(item) {
-  return item.sender ?? item.endpoint ?? item.src ?? item;
-}
-
+/** One row of GET /api/v1/top-senders: { ip, pod: { namespace, name } | null, node, count, findings, causes }. */
 function SenderName({ sender }) {
-  if (typeof sender.ip !== 'string') {
-    const text = sender.pod ? `${sender.pod.namespace}/${sender.pod.name}` : (sender.namespace && sender.name ? `${sender.namespace}/${sender.name}` : JSON.stringify(sender));
-    return html`<span class="name">${text}</span>`;
+  if (sender.pod) {
+    return html`<span class="endpoint"><span class="name">${sender.pod.namespace}/${sender.pod.name}</span><span class="detail">${sender.ip}</span></span>`;
   }
-  const endpoint = { port: 0, kind: 'external', pod: null, node: null, process: null, ...sender };
-  const detail = endpointDetail(endpoint);
-  return html`<span class="endpoint"><span class="name">${endpointName(endpoint)}</span>${detail && html`<span class="detail">${detail}</span>`}</span>`;
-}
-
-function causesText(item) {
-  if (Array.isArray(item.causes)) return item.causes.map((entry) => (typeof entry === 'string' ? causeText(entry) : `${causeText(entry.cause)} ×${entry.count}`)).join(', ');
-  if (item.causes && typeof item.causes === 'object') return Object.entries(item.causes).map(([cause, count]) => `${causeText(cause)} ×${count}`).join(', ');
-  return item.cause ? causeText(item.cause) : '—';
+  return html`<span class="endpoint"><span class="name">${sender.ip}</span></span>`;
 }
 
 export function SendersView({ version }) {
@@ -70,13 +57,15 @@ export function SendersView({ version }) {
         : html`
           <table class="senders">
             <caption class="visually-hidden">Endpoints that sent the most resets in the window</caption>
-            <thead><tr><th scope="col">Sender</th><th scope="col" class="num">Resets</th><th scope="col">Causes</th></tr></thead>
+            <thead><tr><th scope="col">Sender</th><th scope="col">Node</th><th scope="col" class="num">Resets</th><th scope="col" class="num">Findings</th><th scope="col">Causes</th></tr></thead>
             <tbody>
               ${items.map(
                 (item) => html`<tr>
-                  <th scope="row"><${SenderName} sender=${senderOf(item)} /></th>
-                  <td class="num">${item.count ?? item.resets ?? item.total ?? '—'}</td>
-                  <td>${causesText(item)}</td>
+                  <th scope="row"><${SenderName} sender=${item} /></th>
+                  <td>${item.node ?? '—'}</td>
+                  <td class="num">${item.count}</td>
+                  <td class="num">${item.findings}</td>
+                  <td>${(item.causes ?? []).map(causeText).join(', ') || '—'}</td>
                 </tr>`,
               )}
             </tbody>
