@@ -85,7 +85,7 @@ export class Agent {
       routes: () => this.currentRoutes(),
       kernelEventsActive: () => this.kernelEvents !== null,
       captureMode: options.captureMode,
-      sources: hostSources(),
+      sources: hostSources({ cluster: () => this.cluster, netnsOf: (ip, timeMs) => this.podNetnsPath(ip, timeMs) }),
       onFinding: (finding, update) => this.onFinding(finding, update),
       onVerdict: (verdict) => this.metrics.resets.inc({ cause: verdict.cause, sent_by: verdict.sentBy }),
     });
@@ -93,6 +93,12 @@ export class Agent {
 
   /** Address the HTTP endpoints listen on, once started. */
   listenAddress: { host: string; port: number } | null = null;
+
+  /** The network namespace of the pod holding `ip`, from the CNI cache (diagnosis reads its listening sockets). */
+  private podNetnsPath(ip: string, timeMs: number): string | null {
+    const uid = this.attribution?.attributor.endpoint(ip, 0, timeMs).pod?.uid;
+    return uid === undefined ? null : (this.attribution?.podNetwork(uid)?.netnsPath ?? null);
+  }
 
   /** The Kubernetes view (for diagnosis and path-MTU targets); null without Kubernetes. */
   get cluster(): ClusterView | null {
