@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { loadClientLibrary } from '../attribution/kubernetes/kube-config';
 import { UsageError } from '../common/errors';
 import type { Logger } from '../common/log';
 
@@ -104,7 +105,8 @@ export class TokenReviewAuthenticator implements Authenticator {
   reviews = 0;
 
   constructor(private readonly options: TokenReviewOptions) {
-    this.api = options.kubeConfig.makeApiClient(AuthenticationV1Api);
+    // Loaded on first use: the client library is large and only a cluster setup needs it.
+    this.api = options.kubeConfig.makeApiClient(loadClientLibrary().AuthenticationV1Api);
     this.positiveTtlMs = options.positiveTtlMs ?? 60_000;
     this.negativeTtlMs = options.negativeTtlMs ?? 10_000;
   }

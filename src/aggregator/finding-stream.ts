@@ -26,6 +26,7 @@ export class FindingStream {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   private readonly alive = new WeakSet<WebSocket>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly listeners: Array<(finding: Finding, update: boolean) => void> = [];
   /** Messages not sent to a client that had fallen too far behind. */
   skipped = 0;
 
@@ -55,7 +56,13 @@ export class FindingStream {
     });
   }
 
+  /** In-process subscribers (the aggregator's `--json` output). */
+  onPublish(listener: (finding: Finding, update: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
   publish(finding: Finding, update: boolean): void {
+    for (const listener of this.listeners) listener(finding, update);
     if (this.wss.clients.size === 0) return;
     const text = JSON.stringify({ type: 'finding', update, finding } satisfies StreamMessage);
     for (const client of this.wss.clients) {

@@ -72,23 +72,26 @@ interface FindingRow {
 
 export class FindingStore {
   readonly name = 'store';
-  private readonly db: Database.Database;
-  private readonly statements: ReturnType<FindingStore['prepare']>;
+  private readonly db!: Database.Database;
+  private readonly statements!: ReturnType<FindingStore['prepare']>;
   private readonly ingestTransaction: (agentId: string, items: IncomingItem[], receivedMs: number) => IngestResult;
 
   private constructor(
     readonly path: string,
     private readonly options: StoreOptions,
   ) {
+    let db: Database.Database | null = null;
     try {
-      this.db = new Database(path, { timeout: 5_000 });
+      db = new Database(path, { timeout: 5_000 });
+      this.db = db;
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       migrate(this.db);
+      this.statements = this.prepare();
     } catch (err) {
+      if (db?.open) db.close();
       throw new StoreError(`cannot use the database ${path}: ${describeSqliteError(err)}`, { cause: err });
     }
-    this.statements = this.prepare();
     this.ingestTransaction = this.db.transaction((agentId: string, items: IncomingItem[], receivedMs: number) => this.ingestItems(agentId, items, receivedMs));
   }
 
@@ -123,7 +126,7 @@ export class FindingStore {
       deleteItemsOlder: db.prepare('DELETE FROM items WHERE received_ms < ?'),
       deleteEvidenceOrphans: db.prepare('DELETE FROM evidence WHERE finding_id NOT IN (SELECT id FROM findings)'),
       deleteOldest: db.prepare('DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_seen_ms ASC LIMIT ?)'),
-      deleteOldestItems: db.prepare('DELETE FROM items WHERE rowid IN (SELECT rowid FROM items ORDER BY received_ms ASC LIMIT ?)'),
+      deleteOldestItems: db.prepare('DELETE FROM items WHERE (agent_id, seq) IN (SELECT agent_id, seq FROM items ORDER BY received_ms ASC LIMIT ?)'),
       countFindings: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM findings'),
       latestPmtu: db.prepare<[], FindingRow>(
         `SELECT f.json, f.patch FROM findings f

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerAgentCommand } from './agent-command';
+import { registerAggregatorCommand } from './aggregator-command';
 import { registerAnalyzeCommand } from './analyze-command';
 import { reportFailure } from './shared';
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     })
     .exitOverride();
   registerAgentCommand(program);
+  registerAggregatorCommand(program);
   registerAnalyzeCommand(program);
   return program;
 }
