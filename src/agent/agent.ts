@@ -112,7 +112,9 @@ export class Agent {
       );
     }
     this.http.route('/healthz', (_request, response) =>
-      this.capture.running ? sendText(response, 200, 'ok\n') : sendText(response, 503, 'capture not running\n'),
+      this.capture.running
+        ? sendText(response, 200, this.attribution === null ? 'ok\n' : `ok\n${this.attribution.healthLine()}\n`)
+        : sendText(response, 503, 'capture not running\n'),
     );
     this.http.route('/metrics', async (_request, response) => {
       this.refreshGauges();

@@ -118,4 +118,11 @@ export class AttributionService {
       kubernetes: kube === null ? null : { synced: kube.synced, stale: kube.stale },
     };
   }
+
+  /** One line for /healthz: staleness is reported, not failed on (the agent still attributes from the last good state). */
+  healthLine(): string {
+    const { addresses, cni, kubernetes } = this.health();
+    const kube = kubernetes === null ? 'off' : kubernetes.stale ? 'stale (API unreachable; last good state)' : kubernetes.synced ? 'synced' : 'syncing';
+    return `attribution: ${addresses} addresses; cni: ${cni.pods} pods, ${cni.malformedFiles} unreadable files; kubernetes: ${kube}`;
+  }
 }

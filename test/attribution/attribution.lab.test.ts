@@ -81,6 +81,18 @@ describe('attribution from the CNI cache in the lab', { skip }, () => {
     server.kill();
   });
 
+  test('/healthz and /metrics report what attribution knows', async () => {
+    const get = (urlPath: string) =>
+      lab.exec(node, [process.execPath, '-e', `require('http').get('http://127.0.0.1:7070${urlPath}', (r) => { let b = ''; r.on('data', (c) => b += c); r.on('end', () => console.log(r.statusCode + '\\n' + b)); })`]);
+    const health = (await get('/healthz')).stdout;
+    assert.match(health, /^200\nok\n/);
+    assert.match(health, /cni: 2 pods, 0 unreadable files; kubernetes: off/);
+    const metrics = (await get('/metrics')).stdout;
+    assert.match(metrics, /^rstprobe_attribution_cni_pods 2$/m);
+    assert.match(metrics, /^rstprobe_attribution_addresses 2$/m);
+    assert.match(metrics, /^rstprobe_kubernetes_stale 0$/m);
+  });
+
   test('IP reuse: a RST before the pod is replaced names pod A, one after names pod B, with one agent throughout', async () => {
     const podA = await lab.addPod(node, { namespace: 'default', name: 'ratings-a', ip: '10.244.1.30' });
     await settle();
