@@ -24,6 +24,8 @@ export interface AgentOptions {
   log: Logger;
   /** Receives every finding: new ones, and rolled-up ones whose count grew (`update`). */
   publish: (finding: Finding, update: boolean) => void;
+  /** Receives a finding's evidence capture (pcapng bytes), stored and served at /api/v1/findings/:id/pcap. */
+  attachEvidence?: (findingId: string, pcapng: Buffer) => void;
   /** Replaces the attribution service (tests); without it the agent attributes from CNI cache and Kubernetes. */
   attributor?: Attributor;
   /** Where attribution learns who owns an address (`--cni-cache-dir`, `--kubeconfig`, `--watch-scope`). */
@@ -45,7 +47,8 @@ export class Agent {
   readonly name = 'agent';
   readonly metrics: AgentMetrics;
   private readonly log: Logger;
-  private readonly http: HttpServer;
+  /** The agent's HTTP server; the standalone agent adds the embedded aggregator's routes before start(). */
+  readonly http: HttpServer;
   private readonly capture: PacketCapture;
   private readonly analyzer: ResetAnalyzer;
   /** Who owns which address (CNI cache, Kubernetes); null when a test supplied its own attributor. */
@@ -103,6 +106,11 @@ export class Agent {
   /** The Kubernetes view (for diagnosis and path-MTU targets); null without Kubernetes. */
   get cluster(): ClusterView | null {
     return this.attribution?.cluster ?? null;
+  }
+
+  /** True while kernel reset events are being read (sent to the aggregator in hello and heartbeats). */
+  get kernelEventsActive(): boolean {
+    return this.kernelEvents !== null;
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -198,7 +206,9 @@ export class Agent {
     this.metrics.flowsTracked.set(flows.size);
     this.metrics.flowsEvicted.inc(flows.evicted - this.reportedEvicted);
     this.reportedEvicted = flows.evicted;
-    const { frames, duplicates } = this.capture.counters;
+    // Storm-suppressed RSTs were captured too; they are counted, not delivered one by one.
+    const frames = this.capture.counters.frames + this.capture.counters.stormSuppressed;
+    const { duplicates } = this.capture.counters;
     this.metrics.duplicatePackets.inc(duplicates - this.reportedDuplicates);
     this.reportedDuplicates = duplicates;
     this.metrics.packetsCaptured.inc(frames - this.reportedFrames);

@@ -42,6 +42,8 @@ export interface AggregatorClientOptions {
 
 /** Bytes of findings per `findings` message, well under the aggregator's MAX_MESSAGE_BYTES. */
 const BATCH_MAX_BYTES = 256 * 1024;
+/** How often the heartbeat checks whether there is something to say. */
+const HEARTBEAT_CHECK_MS = 1_000;
 /** How long to gather findings before sending a batch (so a burst goes as one message). */
 const BATCH_DELAY_MS = 20;
 
@@ -74,6 +76,7 @@ export class AggregatorClient implements FindingSink {
   private idleTimeoutMs = 60_000;
   private stopping = false;
   private lastRefusal = '';
+  private reportedKernelEvents = false;
   /** Findings dropped by this process, by reason; also reported to the aggregator in heartbeats. */
   dropped = 0;
   /** Highest seq the aggregator acked. */
@@ -253,7 +256,8 @@ export class AggregatorClient implements FindingSink {
     this.onAck(lastSeq);
     this.sentIndex = 0;
     this.log.info({ url: this.options.url, lastSeq, queued: this.queued }, 'connected to the aggregator');
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, Math.floor(idleTimeoutMs / 3)));
+    this.reportedKernelEvents = this.options.kernelEvents();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, Math.min(HEARTBEAT_CHECK_MS, Math.floor(idleTimeoutMs / 3))));
     this.flush();
   }
 
@@ -270,9 +274,13 @@ export class AggregatorClient implements FindingSink {
     this.flush();
   }
 
+  /** Heartbeats keep an idle connection open, and tell at once when kernel events start or stop. */
   private heartbeat(): void {
-    if (!this.welcomed || Date.now() - this.lastSentMs < this.idleTimeoutMs / 3) return;
-    this.send({ type: 'heartbeat', kernelEvents: this.options.kernelEvents(), droppedFindings: this.dropped });
+    if (!this.welcomed) return;
+    const kernelEvents = this.options.kernelEvents();
+    if (kernelEvents === this.reportedKernelEvents && Date.now() - this.lastSentMs < this.idleTimeoutMs / 3) return;
+    this.reportedKernelEvents = kernelEvents;
+    this.send({ type: 'heartbeat', kernelEvents, droppedFindings: this.dropped });
   }
 
   private scheduleFlush(): void {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { Agent } from '../agent/agent';
 import { parseListenAddress } from '../agent/http-server';
+import { startFindingSink } from './finding-sink-setup';
 import { createRootLogger, type LogLevel } from '../common/log';
 import { KERNEL_EVENTS_MODES, type KernelEventsMode } from '../kernel/mode';
 import type { CaptureMode } from '../capture/packet-capture';
@@ -22,6 +23,11 @@ interface AgentFlags {
   tokenFile?: string;
   listen: string;
   aggregator?: string;
+  spoolDir?: string;
+  spoolMaxMb: string;
+  agentId?: string;
+  db?: string;
+  apiTokenFile?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -50,6 +56,11 @@ export function registerAgentCommand(program: Command): void {
     .option('--token-file <path>', 'bearer token for the aggregator')
     .option('--listen <host:port>', 'address for /healthz and /metrics (and the UI when standalone)', '127.0.0.1:7070')
     .option('--aggregator <url>', 'stream findings to this aggregator (ws://host:port/api/v1/agents)')
+    .option('--spool-dir <dir>', 'where findings wait on disk while the aggregator is away (default: /var/lib/rstprobe/spool, else the OS temp dir)')
+    .option('--spool-max-mb <mb>', 'bound of the on-disk spool; findings past it are dropped and counted', '64')
+    .option('--agent-id <id>', 'identity towards the aggregator (default: the node name)')
+    .option('--db <file>', 'standalone: keep findings in this SQLite file (default: a temporary file)')
+    .option('--api-token-file <path>', 'standalone: token(s) the UI and API require')
     .action(async (flags: AgentFlags) => {
       await runAgent(flags).catch(reportFailure);
     });
@@ -79,10 +90,11 @@ async function runAgent(flags: AgentFlags): Promise<void> {
       // Streaming to an aggregator, which completes remote ends, each agent needs only its own node's pods.
       watchScope: flags.watchScope ?? (flags.aggregator === undefined ? 'cluster' : 'node'),
     },
-    publish: (finding) => {
-      process.stdout.write(flags.json ? `${JSON.stringify(finding)}\n` : `${formatFindingLine(finding)}\n`);
-    },
+    // Standalone: stdout and the embedded aggregator; with --aggregator: stdout and the stream (src/cli/finding-sink-setup.ts).
+    publish: (finding, update) => sink.publish(finding, update),
+    attachEvidence: (findingId, pcapng) => sink.attachEvidence(findingId, pcapng),
   });
+  const sink = startFindingSink(flags, agent, log, controller.signal, (finding) => (flags.json ? JSON.stringify(finding) : formatFindingLine(finding)));
   // A first SIGINT/SIGTERM stops gracefully; a second one while stopping exits at once.
   // The listeners stay installed so other cleanup handlers never re-raise the signal.
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -95,6 +107,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     await agent.start(controller.signal);
   } catch (err) {
     await agent.stop();
+    await sink.stop();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     throw err;
@@ -105,4 +118,5 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   }
   await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   await agent.stop();
+  await sink.stop();
 }
