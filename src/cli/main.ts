@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { registerAgentCommand } from './agent-command';
 import { registerAggregatorCommand } from './aggregator-command';
 import { registerAnalyzeCommand } from './analyze-command';
+import { registerDemoCommand } from './demo-command';
+import { registerPmtuCommand } from './pmtu-command';
 import { reportFailure } from './shared';
 
 /** rstprobe's command line (DESIGN.md, "Command line"). */
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerAggregatorCommand(program);
   registerAnalyzeCommand(program);
+  registerPmtuCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

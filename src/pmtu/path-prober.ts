@@ -212,17 +212,11 @@ async function runMethod(
     while (!search.done && budget.probesLeft > 0 && performance.now() < budget.deadlineMs && budget.signal?.aborted !== true) {
       const sizes = search.nextRound().slice(0, budget.probesLeft);
       if (sizes.length === 0) break;
-      const outcomes = method === 'udp' ? await sequential(sizes, probeOnce) : await Promise.all(sizes.map(probeOnce));
+      const outcomes = await Promise.all(sizes.map(probeOnce));
       sizes.forEach((size, index) => search.record(size, outcomes[index]!));
     }
   } finally {
     clearInterval(timeouts);
     sockets.close();
   }
-}
-
-async function sequential<T, R>(items: readonly T[], run: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (const item of items) results.push(await run(item));
-  return results;
 }

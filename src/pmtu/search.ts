@@ -125,6 +125,11 @@ export class PmtuSearch {
         return [hint];
       }
     }
+    // Without the plateau round nothing has been tried: first make sure the smallest size gets an answer at all.
+    if (this.largestReply === null && this.skipPlateaus) {
+      const missing = this.tries - (this.silences.get(this.minBytes) ?? 0);
+      return Array.from({ length: this.rounds === 1 ? 1 : missing }, () => this.minBytes);
+    }
     let pending: number | null = null;
     for (const [size, count] of this.silences) {
       if (size > this.base && size < upper && count < this.tries && (pending === null || size < pending)) pending = size;

@@ -80,6 +80,12 @@ export interface PmtuFinding extends FindingBase {
   probes: number;
   durationMs: number;
   advice: string;
+  /**
+   * Optional, additive: what the measurement and the capture saw on this path (ICMP
+   * errors with the MTU they announced, SYN MSS values the path cannot carry, the
+   * interfaces compared). Absent in findings from agents that predate it.
+   */
+  evidence?: string[];
 }
 
 export type Finding = ResetFinding | PmtuFinding;
