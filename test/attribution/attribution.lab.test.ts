@@ -27,6 +27,8 @@ function clientScript(ip: string, port: number, payload: string | null): string 
     setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`;
 }
 
+const SIDECAR_ID = '5d'.repeat(32);
+
 const isReset = (finding: { kind: string }): finding is ResetFinding => finding.kind === 'reset';
 
 describe('attribution from the CNI cache in the lab', { skip }, () => {
@@ -141,7 +143,20 @@ describe('attribution from the Kubernetes API alone in the lab', { skip }, () =>
     await api.upsert('nodes', nodeJson({ name: 'node-b', internalIp: nodeB.underlayIp, podCidr: nodeB.podCidr }));
     await api.upsert('pods', podJson({ namespace: 'istio-system', name: 'gateway-0', uid: gateway.uid, nodeName: 'node-a', ips: [gateway.ip] }));
     // The upstream declares 9999 but nothing listens there (failure mode 5): the container is named by its declared port.
-    await api.upsert('pods', podJson({ namespace: 'default', name: 'reviews-0', uid: upstream.uid, nodeName: 'node-b', ips: [upstream.ip], containers: [{ name: 'app', ports: [{ containerPort: 9999 }] }] }));
+    await api.upsert(
+      'pods',
+      podJson({
+        namespace: 'default',
+        name: 'reviews-0',
+        uid: upstream.uid,
+        nodeName: 'node-b',
+        ips: [upstream.ip],
+        containers: [
+          { name: 'app', ports: [{ containerPort: 9999 }] },
+          { name: 'istio-proxy', containerId: `containerd://${SIDECAR_ID}` },
+        ],
+      }),
+    );
     const kubeconfig = await api.writeKubeconfig(scratch);
     agent = await AgentProcess.startInLab(lab, nodeB, [
       '--node-name', 'node-b', '--listen', '127.0.0.1:7070', '--cni-cache-dir', emptyCni, '--kubeconfig', kubeconfig, '--watch-scope', 'cluster',
@@ -169,7 +184,66 @@ describe('attribution from the Kubernetes API alone in the lab', { skip }, () =>
     assert.equal(finding.dst.node, 'node-a', 'a pod of another node, known from the API');
     assert.match(agent.stderr, /Kubernetes state synced/);
   });
+
+  test('a RST from a process in a container cgroup names that container: pid → cgroup → container ID → pod', async (t) => {
+    // A real cgroup with the kubelet's cgroupfs-driver path; the kernel then reports it in /proc/<pid>/cgroup.
+    const hierarchy = writableCgroupHierarchy();
+    if (hierarchy === null) {
+      t.skip('no writable cgroup hierarchy on this machine');
+      return;
+    }
+    const leaf = path.join(hierarchy, 'kubepods', 'burstable', `pod${upstream.uid}`, SIDECAR_ID);
+    // The port is declared by no container, so only the process can name the container.
+    const server = lab.spawn(upstream, process.execPath, [
+      '-e',
+      `require('net').createServer({ pauseOnConnect: true }, (s) => setTimeout(() => s.destroy(), 300)).listen(15001, () => console.log('listening'));`,
+    ]);
+    try {
+      await waitForOutput(server, /listening/);
+      fs.mkdirSync(leaf, { recursive: true });
+      fs.writeFileSync(path.join(leaf, 'cgroup.procs'), String(server.pid));
+      assert.match(fs.readFileSync(`/proc/${server.pid}/cgroup`, 'utf8'), new RegExp(SIDECAR_ID));
+      const { stdout } = await lab.exec(gateway, [process.execPath, '-e', clientScript(upstream.ip, 15001, 'GET / HTTP/1.1\r\n\r\n')]);
+      assert.equal(stdout.trim(), 'ECONNRESET');
+      const finding = await agent.waitFor((f) => isReset(f) && f.src.ip === upstream.ip && f.src.port === 15001);
+      assert.ok(isReset(finding));
+      assert.equal(finding.cause === 'abort-on-close' || finding.cause === 'sidecar', true, finding.cause);
+      assert.deepEqual(finding.src.process, { pid: server.pid, comm: 'node' });
+      assert.deepEqual(finding.src.pod, { namespace: 'default', name: 'reviews-0', uid: upstream.uid, container: 'istio-proxy' });
+    } finally {
+      server.kill('SIGKILL');
+      await new Promise((resolve) => (server.exitCode !== null || server.signalCode !== null ? resolve(null) : server.once('exit', resolve)));
+      removeCgroupTree(hierarchy, leaf);
+    }
+  });
 });
+
+/** A cgroup hierarchy root we may create groups in: cgroup v2 (unified or hybrid), else v1 pids. */
+function writableCgroupHierarchy(): string | null {
+  for (const candidate of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/pids']) {
+    try {
+      fs.accessSync(path.join(candidate, 'cgroup.procs'), fs.constants.W_OK);
+      const probe = path.join(candidate, `rstprobe-probe-${process.pid}`);
+      fs.mkdirSync(probe);
+      fs.rmdirSync(probe);
+      return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  return null;
+}
+
+/** Removes the leaf and the parents the test created, deepest first (a cgroup goes with rmdir once empty). */
+function removeCgroupTree(hierarchy: string, leaf: string): void {
+  for (let dir = leaf; dir.startsWith(path.join(hierarchy, 'kubepods')) && dir !== hierarchy; dir = path.dirname(dir)) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return; // not empty (another user of the path) or already gone
+    }
+  }
+}
 
 /** The agent learns of CNI files through inotify: give the event a moment to arrive, as a pod's readiness would. */
 function settle(): Promise<void> {
