@@ -10,10 +10,10 @@ import type { IpOwner, IpOwnershipMap } from './ip-map';
  * keeps the pods they describe claimed in the IpOwnershipMap with source `cni`, so
  * a node agent can name its own pods with no API server at all.
  *
- * Changes arrive through fs.watch (inotify(7)) on `results/`, `networks/` and every
- * `networks/<net>/` (created later ones included); a full resync every 30 s is the
- * safety net for lost events (inotify queue overflow, directories created after
- * start). A file that does not parse — libcni and host-local write in place, so a
+ * Changes arrive through fs.watch (inotify(7)) on the directory itself, `results/`,
+ * `networks/` and every `networks/<net>/` (created later ones included); a full
+ * resync every 30 s is the safety net for lost events (inotify queue overflow) and
+ * for a state directory that did not exist at start. A file that does not parse — libcni and host-local write in place, so a
  * reader can see half of it — gets one warning and is read again on its next change.
  */
 export interface CniCacheWatcherOptions {
@@ -129,6 +129,10 @@ export class CniCacheWatcher extends EventEmitter {
   resync(): void {
     const seen = new Set<string>();
     for (const dir of this.options.dirs) {
+      // results/ and networks/ appear with the first pod of a fresh node: notice them at once.
+      this.watch(dir, (name) => {
+        if (name === RESULTS_DIR || name === NETWORKS_DIR) this.queueResync();
+      });
       const resultsDir = path.join(dir, RESULTS_DIR);
       this.watch(resultsDir, (name) => this.queueFile(path.join(resultsDir, name)));
       for (const name of listDir(resultsDir)) {

@@ -170,6 +170,15 @@ describe('CniCacheWatcher with real files', () => {
     await eventually(() => ipMap.lookup('10.244.1.80', Date.now()) === null, 3_000, 'the removal');
   });
 
+  it('results/ and networks/ created after start (a fresh node) are noticed through inotify, without waiting for the resync', async () => {
+    fs.rmSync(path.join(dir, 'results'), { recursive: true });
+    fs.rmSync(path.join(dir, 'networks'), { recursive: true });
+    const { ipMap, started } = startWatcher();
+    await started;
+    writeCniFiles(dir, podCniFiles({ name: 'first-pod', ip: '10.244.1.85' }));
+    await eventually(() => ipMap.lookup('10.244.1.85', Date.now())?.pod?.name === 'first-pod', 3_000, 'the first pod of the node');
+  });
+
   it('the resync alone (no inotify event) drops records of files that are gone', async () => {
     const files = podCniFiles({ name: 'gone-0', ip: '10.244.1.90' });
     writeCniFiles(dir, files);
