@@ -84,6 +84,8 @@ export class FindingStore {
     try {
       db = new Database(path, { timeout: 5_000 });
       this.db = db;
+      // auto_vacuum must be chosen before the first write (WAL's header included); INCREMENTAL lets size retention give pages back.
+      this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       migrate(this.db);
@@ -342,11 +344,13 @@ export class FindingStore {
     const cutoffMs = nowMs - this.options.retentionMs;
     deleted += this.statements.deleteOlder.run(cutoffMs).changes;
     this.statements.deleteItemsOlder.run(cutoffMs);
-    // Size: delete the oldest tenth at a time until under 90% of the bound.
-    for (let round = 0; round < 20 && this.sizeBytes() > this.options.maxBytes * 0.9; round += 1) {
+    // Size: delete the oldest share (at least a tenth) that should bring the file under 90% of the bound.
+    const targetBytes = this.options.maxBytes * 0.9;
+    for (let round = 0; round < 50; round += 1) {
+      const sizeBytes = this.sizeBytes();
       const total = this.count();
-      if (total === 0) break;
-      const batch = Math.max(1, Math.ceil(total / 10));
+      if (sizeBytes <= targetBytes || total === 0) break;
+      const batch = Math.max(1, Math.ceil(total * Math.max(0.1, 1 - targetBytes / sizeBytes)));
       deleted += this.statements.deleteOldest.run(batch).changes;
       this.statements.deleteOldestItems.run(batch * 2);
       this.statements.deleteEvidenceOrphans.run();
@@ -374,8 +378,6 @@ function applyPatch(finding: Finding, patch: string | null): Finding {
 }
 
 function migrate(db: Database.Database): void {
-  // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets size retention give pages back.
-  db.pragma('auto_vacuum = INCREMENTAL');
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
   const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
   const current = row?.version ?? 0;
