@@ -16,6 +16,8 @@ import { PmtuSearch, type LimitedBy, type ProbeOutcome, type SearchResult } from
 /** RFC 791: every IPv4 host takes 576-byte datagrams; RFC 8200 §5: every IPv6 link carries 1280. */
 export const DEFAULT_MIN_BYTES: Record<IpFamily, number> = { 4: 576, 6: 1280 };
 export const DEFAULT_MAX_PROBES = 150;
+/** The IPv4 total length field (and the IPv6 payload length without jumbograms) is 16 bits. */
+const MAX_IP_PACKET_BYTES = 65_535;
 export const DEFAULT_MAX_WALL_MS = 30_000;
 /**
  * Linux answers with port unreachable at most ~6 at once and then 1 per second per
@@ -71,7 +73,7 @@ export async function measurePath(targetIp: string, options: MeasureOptions = {}
   const family = addressFamily(targetIp);
   const startedMs = performance.now();
   const route = options.route ?? (await routeTowards(targetIp, family));
-  const maxBytes = Math.min(options.maxBytes ?? route.localMtuBytes, route.localMtuBytes);
+  const maxBytes = Math.min(options.maxBytes ?? route.localMtuBytes, route.localMtuBytes, MAX_IP_PACKET_BYTES);
   const minBytes = Math.max(options.minBytes ?? DEFAULT_MIN_BYTES[family], minimumProbeBytes(family));
   if (minBytes > maxBytes) {
     throw new UsageError(`--min ${minBytes} is above the largest size ${route.ifname} lets out towards ${targetIp} (${maxBytes}): lower --min`);
