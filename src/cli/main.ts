@@ -4,6 +4,7 @@ import { registerAgentCommand } from './agent-command';
 import { registerAggregatorCommand } from './aggregator-command';
 import { registerAnalyzeCommand } from './analyze-command';
 import { registerDemoCommand } from './demo-command';
+import { registerDemoCommand } from './demo-command';
 import { registerPmtuCommand } from './pmtu-command';
 import { reportFailure } from './shared';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerAggregatorCommand(program);
   registerAnalyzeCommand(program);
+  registerDemoCommand(program);
   registerPmtuCommand(program);
   registerDemoCommand(program);
   return program;

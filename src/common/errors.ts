@@ -61,6 +61,13 @@ export class CaptureFileError extends RstprobeError {
   }
 }
 
+/** `rstprobe demo` cannot build or run its lab (no root, no iproute2, the agent would not start). Exit code 2. */
+export class DemoError extends RstprobeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RSTPROBE_ERR_DEMO', message, options);
+  }
+}
+
 /** Errno code carried by errors from Node's fs/net and from the native addon. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
