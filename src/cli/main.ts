@@ -4,7 +4,6 @@ import { registerAgentCommand } from './agent-command';
 import { registerAggregatorCommand } from './aggregator-command';
 import { registerAnalyzeCommand } from './analyze-command';
 import { registerDemoCommand } from './demo-command';
-import { registerDemoCommand } from './demo-command';
 import { registerPmtuCommand } from './pmtu-command';
 import { reportFailure } from './shared';
 
@@ -22,7 +21,6 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerAggregatorCommand(program);
   registerAnalyzeCommand(program);
-  registerDemoCommand(program);
   registerPmtuCommand(program);
   registerDemoCommand(program);
   return program;
