@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * CPU throttling of a process's cgroup, from cgroup v2 `cpu.stat`
- * (Documentation/admin-guide/cgroup-v2.rst, "CPU Interface Files"): `nr_periods`,
- * `nr_throttled` and `throttled_usec` exist when the cpu controller is enabled
- * for the cgroup (a CPU limit); without it only the usage lines are there.
+ * CPU throttling of a process's cgroup, from `cpu.stat`. cgroup v2
+ * (Documentation/admin-guide/cgroup-v2.rst, "CPU Interface Files") has `nr_periods`,
+ * `nr_throttled` and `throttled_usec` when the cpu controller is enabled for the
+ * cgroup; cgroup v1's cpu controller (Documentation/scheduler/sched-bwc.rst) has
+ * `nr_periods`, `nr_throttled` and `throttled_time` in ns. Nodes still run both.
  */
 export interface CpuThrottling {
   cgroupPath: string;
@@ -21,7 +22,8 @@ export function parseCpuStat(text: string, cgroupPath: string): CpuThrottling | 
     if (key !== undefined && value !== undefined && /^\d+$/.test(value)) values.set(key, Number(value));
   }
   const throttledPeriods = values.get('nr_throttled');
-  const throttledUs = values.get('throttled_usec');
+  const throttledNs = values.get('throttled_time');
+  const throttledUs = values.get('throttled_usec') ?? (throttledNs === undefined ? undefined : Math.round(throttledNs / 1000));
   if (throttledPeriods === undefined || throttledUs === undefined) return null;
   return { cgroupPath, periods: values.get('nr_periods') ?? 0, throttledPeriods, throttledUs };
 }
@@ -34,12 +36,42 @@ export function parseUnifiedCgroupPath(procCgroupText: string): string | null {
   return null;
 }
 
-/** Reads the throttling of `pid`'s cgroup; null when the process is gone or the file has no throttling counters. */
+/** The cgroup v1 cpu controller's path (`N:cpu,cpuacct:/path`) and its mount directory name, or null. */
+export function parseV1CpuCgroup(procCgroupText: string): { controllers: string; path: string } | null {
+  for (const line of procCgroupText.split('\n')) {
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    if (controllers.split(',').includes('cpu')) return { controllers, path: line.slice(second + 1).trim() };
+  }
+  return null;
+}
+
+/** Reads the throttling of `pid`'s cgroup (v1 cpu controller, else v2); null when the process is gone or no counters exist. */
 export function readCpuThrottling(pid: number, procRoot = '/proc', cgroupRoot = '/sys/fs/cgroup'): CpuThrottling | null {
+  let text: string;
   try {
-    const cgroupPath = parseUnifiedCgroupPath(readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8'));
-    if (cgroupPath === null) return null;
-    return parseCpuStat(readFileSync(`${cgroupRoot}${cgroupPath === '/' ? '' : cgroupPath}/cpu.stat`, 'utf8'), cgroupPath);
+    text = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8');
+  } catch {
+    return null;
+  }
+  const v1 = parseV1CpuCgroup(text);
+  if (v1 !== null) {
+    // Mounted as cpu,cpuacct (with cpu and cpuacct symlinks) or as cpu alone.
+    for (const dir of [v1.controllers, 'cpu']) {
+      const stat = readCpuStat(`${cgroupRoot}/${dir}${v1.path === '/' ? '' : v1.path}/cpu.stat`, v1.path);
+      if (stat !== null) return stat;
+    }
+  }
+  const unified = parseUnifiedCgroupPath(text);
+  if (unified === null) return null;
+  return readCpuStat(`${cgroupRoot}${unified === '/' ? '' : unified}/cpu.stat`, unified) ?? readCpuStat(`${cgroupRoot}/unified${unified === '/' ? '' : unified}/cpu.stat`, unified);
+}
+
+function readCpuStat(file: string, cgroupPath: string): CpuThrottling | null {
+  try {
+    return parseCpuStat(readFileSync(file, 'utf8'), cgroupPath);
   } catch {
     return null;
   }

@@ -115,7 +115,7 @@ export function judgeReset(context: ResetContext, facts: DiagnosisFacts = NO_FAC
       const judgement = judgeIngress(senderPod, facts.sender.policies, { ip: context.dst.ip, pod: facts.receiver.pod }, context.src.port);
       const peerText = facts.receiver.pod === null ? peer : `${podText(facts.receiver.pod)} (${peer})`;
       evidence.push(...describeIngress(judgement, podText(senderPod), peerText, context.src.port));
-      if (judgement.admission === 'denies') {
+      if (judgement.admission === 'denies' && cause === 'middlebox') {
         const names = judgement.policies.map(({ policy }) => `${policy.namespace}/${policy.name}`).join(', ');
         advice = `NetworkPolicy ${names} selects ${podText(senderPod)} and does not admit ${peerText} on port ${context.src.port}: add an ingress rule for it (podSelector/namespaceSelector and port) if the traffic is wanted; the CNI's policy enforcement forged this RST.`;
       }
@@ -134,6 +134,7 @@ export function judgeReset(context: ResetContext, facts: DiagnosisFacts = NO_FAC
     const processGone = process !== null && !process.alive;
     const restart =
       reason === null || SOCKETLESS_REASONS.has(reason) || processGone ? findRestart(senderPod, process?.container ?? null, context.flow, context.timeMs) : null;
+    if (reason === 'NO_SOCKET') evidence.push(`the RST answered a mid-stream segment for a connection ${sender} has no socket for`);
     if (restart !== null) {
       cause = restart.kind === 'container-restart' ? 'container-restart' : 'no-connection';
       evidence.push(...restart.evidence);
@@ -144,7 +145,6 @@ export function judgeReset(context: ResetContext, facts: DiagnosisFacts = NO_FAC
     } else if (reason !== null) {
       const meaning = reasonMeaning(reason);
       cause = meaning.cause ?? (reason === 'NO_SOCKET' ? 'no-connection' : 'unknown');
-      if (cause === 'no-connection') evidence.push(`the RST answered a mid-stream segment for a connection ${sender} has no socket for`);
       if (cause === 'keepalive-race' && race !== null) evidence.push(...describeRace(race, sender, peer));
     } else if (race !== null && race.peerDataAfterFin !== false) {
       cause = 'keepalive-race';

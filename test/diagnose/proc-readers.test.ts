@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import test from 'node:test';
-import { parseCpuStat, parseUnifiedCgroupPath, readCpuThrottling } from '../../src/diagnose/cpu-throttling';
+import { parseCpuStat, parseUnifiedCgroupPath, parseV1CpuCgroup, readCpuThrottling } from '../../src/diagnose/cpu-throttling';
 import { processAlive } from '../../src/diagnose/fact-gatherer';
 import { ListeningSocketReader, parseListeningPorts } from '../../src/diagnose/listening-sockets';
 
@@ -35,6 +35,8 @@ test('cpu.stat: throttling counters when the cpu controller is on, null without 
   const on = 'usage_usec 100\nuser_usec 60\nsystem_usec 40\nnr_periods 500\nnr_throttled 20\nthrottled_usec 150000\n';
   assert.deepEqual(parseCpuStat(on, '/kubepods/x'), { cgroupPath: '/kubepods/x', periods: 500, throttledPeriods: 20, throttledUs: 150_000 });
   assert.equal(parseCpuStat('usage_usec 100\nuser_usec 60\n', '/'), null);
+  assert.deepEqual(parseCpuStat('nr_periods 10\nnr_throttled 3\nthrottled_time 2500000\n', '/a'), { cgroupPath: '/a', periods: 10, throttledPeriods: 3, throttledUs: 2_500 }, 'cgroup v1 counts ns');
+  assert.deepEqual(parseV1CpuCgroup('4:memory:/x\n2:cpu,cpuacct:/kubepods/pod1/c1\n0::/\n'), { controllers: 'cpu,cpuacct', path: '/kubepods/pod1/c1' });
   assert.equal(parseUnifiedCgroupPath('0::/system.slice/x.service\n'), '/system.slice/x.service');
   assert.equal(parseUnifiedCgroupPath('3:cpu:/a\n'), null);
 });
@@ -42,6 +44,7 @@ test('cpu.stat: throttling counters when the cpu controller is on, null without 
 test('reading this process’s throttling never throws; an exited pid is not alive', () => {
   const result = readCpuThrottling(process.pid);
   assert.ok(result === null || result.throttledPeriods >= 0);
+  assert.equal(readCpuThrottling(2 ** 22 + 7), null);
   assert.equal(processAlive(process.pid), true);
   assert.equal(processAlive(2 ** 22 + 7), false);
 });
