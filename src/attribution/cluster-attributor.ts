@@ -71,7 +71,8 @@ export class ClusterAttributor implements Attributor {
    */
   completeProcess(endpoint: Endpoint, process: { pid: number; comm: string | null }, _timeMs: number): void {
     const identity = this.options.processes?.resolve(process.pid, process.comm) ?? null;
-    const comm = identity?.comm ?? process.comm;
+    // The event's comm is the task's at the moment of the reset; /proc only fills it in when the event had none.
+    const comm = process.comm ?? identity?.comm ?? null;
     endpoint.process = { pid: process.pid, comm: comm ?? `pid ${process.pid}` };
     if (identity === null || (identity.containerId === null && identity.podUid === null)) return;
     const cluster = this.options.cluster?.() ?? null;
