@@ -52,6 +52,8 @@ const DEFAULT_RESYNC_MS = 30_000;
 const DEFAULT_DEBOUNCE_MS = 20;
 const RESULTS_DIR = 'results';
 const NETWORKS_DIR = 'networks';
+/** The pod's first interface, as the kubelet asks the runtime to name it. */
+const PRIMARY_IFNAME = 'eth0';
 
 export class CniCacheWatcher extends EventEmitter {
   readonly name = 'cni-cache';
@@ -295,7 +297,7 @@ export class CniCacheWatcher extends EventEmitter {
       for (const ip of record.value.ips) entry.ips.add(ip);
       byContainerId.set(facts.containerId, entry.facts);
       const uid = facts.podUid;
-      if (uid !== null && (byUid.get(uid)?.writtenAtMs ?? -Infinity) <= facts.writtenAtMs) byUid.set(uid, facts);
+      if (uid !== null && prefer(facts, byUid.get(uid))) byUid.set(uid, facts);
     }
     for (const record of this.reservations.values()) sandbox(record.value.containerId, record.mtimeMs).ips.add(record.value.ip);
     this.byUid = byUid;
@@ -325,6 +327,17 @@ export class CniCacheWatcher extends EventEmitter {
     // Without the pod's UID (an IPAM reservation alone), the sandbox is the identity.
     return { kind: 'pod', key: facts?.podUid ?? `sandbox/${containerId}`, pod, node: this.options.nodeName, service: null };
   }
+}
+
+/**
+ * Which result describes a pod: its primary interface (eth0; Multus adds net1, …
+ * as more results of the same sandbox), then the newest file (a sandbox re-created).
+ */
+function prefer(candidate: CniPodFacts, known: CniPodFacts | undefined): boolean {
+  if (known === undefined) return true;
+  const primary = (facts: CniPodFacts) => (facts.ifName === PRIMARY_IFNAME ? 1 : 0);
+  if (primary(candidate) !== primary(known)) return primary(candidate) > primary(known);
+  return candidate.writtenAtMs >= known.writtenAtMs;
 }
 
 function sameOwner(a: IpOwner, b: IpOwner): boolean {

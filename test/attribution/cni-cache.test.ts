@@ -120,6 +120,20 @@ describe('CniCacheWatcher with real files', () => {
     assert.equal(lines.filter((line) => line.level === WARN).length, 2);
   });
 
+  it('a pod with a second network (Multus net1) claims both addresses; its facts are those of eth0', async () => {
+    const containerId = 'aa'.repeat(32);
+    writeCniFiles(dir, podCniFiles({ name: 'multi-1', ip: '10.244.1.12', containerId }));
+    const primary = JSON.parse(fs.readFileSync(path.join(dir, 'results', `lab-${containerId}-eth0`), 'utf8'));
+    const secondary = { ...primary, networkName: 'storage', ifName: 'net1', result: { ...primary.result, ips: [{ address: '192.168.50.12/24' }], interfaces: [{ name: 'net1-host', sandbox: '' }] } };
+    fs.writeFileSync(path.join(dir, 'results', `storage-${containerId}-net1`), JSON.stringify(secondary));
+    const { ipMap, started, watcher: cni } = startWatcher();
+    await started;
+    assert.equal(ipMap.lookup('10.244.1.12', Date.now())?.pod?.name, 'multi-1');
+    assert.equal(ipMap.lookup('192.168.50.12', Date.now())?.pod?.name, 'multi-1');
+    assert.equal(cni.podNetwork('uid-multi-1')?.ifName, 'eth0');
+    assert.equal(cni.podNetwork('uid-multi-1')?.hostIfname, 'veth-multi-1');
+  });
+
   it('last_reserved_ip and lock files are not addresses', async () => {
     writeCniFiles(dir, podCniFiles({ name: 'web-1', ip: '10.244.1.11' }));
     fs.writeFileSync(path.join(dir, 'networks', 'lab', 'lock'), '');
