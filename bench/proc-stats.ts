@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second for /proc/<pid>/stat times (sysconf(_SC_CLK_TCK)). */
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -12,10 +12,22 @@ export function cpuTimes(pid: number): { userS: number; systemS: number } {
   return { userS: Number(fields[11]) / CLOCK_TICKS_PER_SECOND, systemS: Number(fields[12]) / CLOCK_TICKS_PER_SECOND };
 }
 
-/** User + system CPU seconds. */
+/**
+ * CPU seconds a process has run, all threads, to the nanosecond: the sum of the
+ * first field of /proc/<pid>/task/<tid>/schedstat (time on CPU, see
+ * Documentation/scheduler/sched-stats.rst). stat's user/system ticks are only
+ * 10 ms apart, too coarse for tcpdump's few hundredths of a second.
+ */
 export function cpuSeconds(pid: number): number {
-  const { userS, systemS } = cpuTimes(pid);
-  return userS + systemS;
+  let runNs = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      runNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
+  return runNs / 1e9;
 }
 
 /** Resident set size in MiB (VmRSS of /proc/<pid>/status). */

@@ -2,6 +2,9 @@ import { Lab } from '../test/lab/lab';
 import { BenchAgent } from './lab-agent';
 import { cpuSeconds, cpuTimes, rssMiB } from './proc-stats';
 
+/** Idle time before the storm, so start-up work of either tool is not counted as storm cost. */
+const SETTLE_MS = 10_000;
+
 /** tcpdump's filter equivalent to the agent's control filter (src/capture/bpf.ts). */
 export const TCPDUMP_CONTROL_FILTER =
   '(tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0) or (icmp[icmptype] == icmp-unreach and icmp[icmpcode] == 4) or (icmp6 and ip6[40] == 2) or (ip6 and tcp)';
@@ -29,6 +32,11 @@ export async function runRstStorm(durationS = 5): Promise<StormResult> {
     tcpdump.stderr?.on('data', (chunk: Buffer) => (tcpdumpErr += chunk.toString()));
     await waitFor(() => tcpdumpErr.includes('listening on'), 10_000, 'tcpdump to start');
 
+    // A running agent has judged resets before: a short, slow warm-up (500 RSTs over
+    // about a second) lets V8 compile the reset path, then both tools settle, so
+    // neither start-up work nor first-time compilation is counted as storm cost.
+    await lab.exec(sender, ['hping3', '-q', '-c', '500', '-i', 'u2000', '-R', '-p', '80', target.ip], { check: false, timeoutMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const rssIdleMiB = rssMiB(agent.pid);
     const agentCpuBefore = cpuSeconds(agent.pid);
     const agentTimesBefore = cpuTimes(agent.pid);

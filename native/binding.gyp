@@ -12,7 +12,8 @@
         "src/interface_index.cc",
         "src/packet_ring.cc",
         "src/poll_reader.cc",
-        "src/polled_fd.cc"
+        "src/polled_fd.cc",
+        "src/storm_guard.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

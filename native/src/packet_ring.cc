@@ -180,6 +180,7 @@ Napi::Function PacketRing::DefineClass(Napi::Env env) {
           InstanceMethod<&PacketRing::SetFilter>("setFilter"),
           InstanceMethod<&PacketRing::Stats>("stats"),
           InstanceMethod<&PacketRing::Close>("close"),
+          InstanceMethod<&PacketRing::StormCounts>("stormCounts"),
       });
 }
 
@@ -201,6 +202,17 @@ PacketRing::PacketRing(const Napi::CallbackInfo& info)
     throw Napi::TypeError::New(env, "reuseBatchBuffer must be a boolean");
   }
   reuse_batch_buffer_ = reuse.IsBoolean() && reuse.As<Napi::Boolean>().Value();
+  const Napi::Value storm = options.Get("stormGuard");
+  if (!storm.IsUndefined()) {
+    Napi::Object storm_options = RequireObject(storm, "stormGuard");
+    const uint32_t rate = RequireUint32(storm_options.Get("ratePerSecond"),
+                                        "stormGuard.ratePerSecond", 1, 1000000);
+    const uint32_t burst = RequireUint32(storm_options.Get("burst"),
+                                         "stormGuard.burst", 1, 1000000);
+    const uint32_t max_classes = RequireUint32(
+        storm_options.Get("maxClasses"), "stormGuard.maxClasses", 1, 10000000);
+    storm_guard_ = std::make_unique<StormGuard>(rate, burst, max_classes);
+  }
 
   // Protocol 0: the socket is not hooked into the receive path yet
   // (packet_create registers no prot_hook), so nothing can be queued before
@@ -322,6 +334,24 @@ Napi::Value PacketRing::Stats(const Napi::CallbackInfo& info) {
   return stats;
 }
 
+Napi::Value PacketRing::StormCounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double idle_ms = 60000;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    idle_ms = RequireUint32(info[0], "idleMs", 0, 86400000);
+  }
+  if (storm_guard_ == nullptr) return Napi::Float64Array::New(env, 0);
+  const std::vector<StormCount> counts = storm_guard_->Drain(idle_ms);
+  Napi::Float64Array flat = Napi::Float64Array::New(env, counts.size() * 4);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    flat[i * 4] = static_cast<double>(counts[i].class_key);
+    flat[i * 4 + 1] = static_cast<double>(counts[i].count);
+    flat[i * 4 + 2] = counts[i].first_ms;
+    flat[i * 4 + 3] = counts[i].last_ms;
+  }
+  return flat;
+}
+
 Napi::Value PacketRing::Close(const Napi::CallbackInfo& info) {
   Release(true);
   return info.Env().Undefined();
@@ -373,13 +403,21 @@ size_t PacketRing::CountBatch(size_t* record_bytes,
   return blocks;
 }
 
-void PacketRing::CopyAndReleaseBlocks(size_t block_count, uint8_t* out) {
+size_t PacketRing::CopyAndReleaseBlocks(size_t block_count, uint8_t* out) {
+  size_t copied = 0;
   for (size_t i = 0; i < block_count; ++i) {
     uint8_t* block = BlockAt(next_block_);
     ForEachFrame(block, block_bytes_, [&](const tpacket3_hdr* frame) {
       const uint8_t* frame_start = reinterpret_cast<const uint8_t*>(frame);
       const sockaddr_ll* address =
           reinterpret_cast<const sockaddr_ll*>(frame_start + kSockaddrOffset);
+      if (storm_guard_ != nullptr &&
+          storm_guard_->Suppress(frame_start + frame->tp_net, frame->tp_snaplen,
+                                 ntohs(address->sll_protocol),
+                                 frame->tp_sec * 1e3 + frame->tp_nsec / 1e6)) {
+        return;
+      }
+      if (out == nullptr) return;
       const size_t record_bytes = RecordBytes(frame->tp_snaplen);
       const bool vlan_valid = (frame->tp_status & TP_STATUS_VLAN_VALID) != 0;
       const bool tpid_valid =
@@ -404,10 +442,12 @@ void PacketRing::CopyAndReleaseBlocks(size_t block_count, uint8_t* out) {
       std::memset(out + kRecordHeaderBytes + frame->tp_snaplen, 0,
                   record_bytes - kRecordHeaderBytes - frame->tp_snaplen);
       out += record_bytes;
+      ++copied;
     });
     ReturnBlockToKernel(block);
     next_block_ = (next_block_ + 1) % block_count_;
   }
+  return copied;
 }
 
 void PacketRing::OnReadable(void* owner, int status) {
@@ -448,9 +488,10 @@ void PacketRing::HandleReadable(int status) {
     return;
   }
   Napi::Buffer<uint8_t> batch = BatchBuffer(record_bytes);
-  CopyAndReleaseBlocks(block_count, batch.Data());
+  const size_t copied = CopyAndReleaseBlocks(block_count, batch.Data());
+  if (copied == 0) return;  // the storm guard kept every frame of the batch
   CallJs(on_batch_.Value(),
-         {batch, Napi::Number::New(env, static_cast<double>(frame_count))});
+         {batch, Napi::Number::New(env, static_cast<double>(copied))});
 }
 
 Napi::Buffer<uint8_t> PacketRing::BatchBuffer(size_t record_bytes) {

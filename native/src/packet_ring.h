@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "polled_fd.h"
+#include "storm_guard.h"
 
 namespace rstprobe {
 
@@ -29,13 +30,16 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   Napi::Value SetFilter(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value StormCounts(const Napi::CallbackInfo& info);
 
   static void OnReadable(void* owner, int status);
   void HandleReadable(int status);
   // Counts the ready blocks (from next_block_) that fit one batch.
   size_t CountBatch(size_t* record_bytes, size_t* frame_count) const;
-  // Copies `block_count` ready blocks into `out` and returns them to the kernel.
-  void CopyAndReleaseBlocks(size_t block_count, uint8_t* out);
+  // Copies the frames of `block_count` ready blocks into `out` (all but those
+  // the storm guard suppresses), returns the blocks to the kernel, and returns
+  // the number of frames copied.
+  size_t CopyAndReleaseBlocks(size_t block_count, uint8_t* out);
   uint8_t* BlockAt(size_t index) const;
   // Adds the kernel's counters (reset by each read) to the running totals.
   int AccumulateKernelStats();
@@ -62,6 +66,7 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   uint64_t packets_total_ = 0;
   uint64_t drops_total_ = 0;
   uint64_t freezes_total_ = 0;
+  std::unique_ptr<StormGuard> storm_guard_;  // null: every frame is delivered
 };
 
 }  // namespace rstprobe

@@ -52,6 +52,13 @@ export interface PacketRingOptions {
    * you keep. Saves an allocation and GC work per batch in a storm. Default false.
    */
   reuseBatchBuffer?: boolean;
+  /**
+   * Count TCP RSTs past a per-class token bucket in the addon instead of
+   * delivering them (see StormGuard in src/capture/storm-guard.ts, whose class
+   * key and bucket this follows exactly); read the counts with `stormCounts`.
+   * Integers: ratePerSecond and burst 1 to 1e6, maxClasses 1 to 1e7.
+   */
+  stormGuard?: { ratePerSecond: number; burst: number; maxClasses: number };
 }
 
 export interface PacketRingStats {
@@ -81,6 +88,12 @@ export interface PacketRing {
   stats(): PacketRingStats;
   /** Stops polling, unmaps the ring, closes the socket. Idempotent. */
   close(): void;
+  /**
+   * RSTs the storm guard counted since the last call, flattened as [classKey,
+   * count, firstMs, lastMs] per class; forgets classes idle for `idleMs` (default
+   * 60000). Empty without a storm guard. Works after close().
+   */
+  stormCounts(idleMs?: number): Float64Array;
 }
 
 export interface PollReader {

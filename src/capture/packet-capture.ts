@@ -9,7 +9,7 @@ import { interfaceMatcher, listInterfaces, MAX_FILTERED_INTERFACES, restrictToIn
 import { FrameCursor, forEachRecord, loadNativeBinding } from './native';
 import type { NativeBinding, PacketRing, PacketRingStats } from './native-binding';
 import type { PacketObservation } from './observation';
-import { NOT_A_RESET, StormGuard, SUPPRESSED } from './storm-guard';
+import { STORM_BURST, STORM_MAX_CLASSES, STORM_RATE_PER_SECOND, resetClassKey, type StormClassCount } from './storm-guard';
 
 /** control: only RST/SYN/FIN and ICMP too-big errors; headers: every TCP segment, cut to its headers. */
 export type CaptureMode = 'control' | 'headers';
@@ -30,6 +30,8 @@ export interface PacketCaptureOptions {
 
 export interface PacketCaptureCounters {
   frames: number;
+  /** RSTs the storm guard counted without delivering (drained so far). */
+  stormSuppressed: number;
   duplicates: number;
   decodeErrors: number;
   kernel: PacketRingStats;
@@ -55,7 +57,8 @@ export class PacketCapture extends EventEmitter {
   private capturedIfindexes = '';
   private readonly dedup = new DuplicateFilter();
   private readonly cursor = new FrameCursor();
-  readonly stormGuard = new StormGuard();
+  /** Counts taken from the ring as it closed, for the last drain. */
+  private lastStormCounts: Float64Array = new Float64Array(0);
   /**
    * One packet is seen twice only across two interfaces (forwarded) or on loopback
    * (out and in); a capture of one other interface skips the duplicate check.
@@ -64,6 +67,7 @@ export class PacketCapture extends EventEmitter {
   private readonly baseFilter: ProgramItem[];
   readonly counters: PacketCaptureCounters = {
     frames: 0,
+    stormSuppressed: 0,
     duplicates: 0,
     decodeErrors: 0,
     kernel: { packets: 0, drops: 0, freezes: 0 },
@@ -94,6 +98,8 @@ export class PacketCapture extends EventEmitter {
         blockTimeoutMs: this.options.blockTimeoutMs ?? 20,
         // Frames are decoded into fresh objects during the batch; nothing keeps a view.
         reuseBatchBuffer: true,
+        // In a storm the addon counts RSTs past the budget without copying them to us.
+        stormGuard: { ratePerSecond: STORM_RATE_PER_SECOND, burst: STORM_BURST, maxClasses: STORM_MAX_CLASSES },
       });
     } catch (err) {
       const code = errnoCode(err);
@@ -123,9 +129,25 @@ export class PacketCapture extends EventEmitter {
     this.scanTimer = null;
     if (this.ring !== null) {
       this.readKernelStats();
+      this.lastStormCounts = this.ring.stormCounts();
       this.ring.close();
       this.ring = null;
     }
+  }
+
+  /**
+   * RSTs the storm guard counted without delivering them since the last call,
+   * per (source, destination) class; the analyzer adds them to the class's finding.
+   */
+  drainStormCounts(): StormClassCount[] {
+    const flat = this.ring?.stormCounts() ?? this.lastStormCounts;
+    this.lastStormCounts = new Float64Array(0);
+    const counts: StormClassCount[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      counts.push({ classKey: flat[i], count: flat[i + 1], firstMs: flat[i + 2], lastMs: flat[i + 3] });
+      this.counters.stormSuppressed += flat[i + 1];
+    }
+    return counts;
   }
 
   /** Reads the kernel's counters (they reset on read, so the ring accumulates them). */
@@ -138,17 +160,16 @@ export class PacketCapture extends EventEmitter {
     forEachRecord(batch, frameCount, this.visitFrame, this.cursor);
   }
 
-  /** Per frame, cheapest checks first: storm guard and duplicates on raw bytes, then decoding. */
+  /** Per frame, cheapest checks first: duplicates on raw bytes, then decoding. The addon's storm guard ran before. */
   private readonly visitFrame = (frame: FrameCursor): void => {
     this.counters.frames++;
     const { batch, dataOffset } = frame;
     const end = dataOffset + frame.capturedBytes;
     const ipOffset = ipHeaderOffset(frame.protocol, batch, dataOffset, end);
-    let stormClass = NOT_A_RESET;
+    let stormClass = -1;
     let identity = -1;
     if (ipOffset >= 0) {
-      stormClass = this.stormGuard.admit(batch, ipOffset, end, frame.timeMs);
-      if (stormClass === SUPPRESSED) return;
+      stormClass = resetClassKey(batch, ipOffset, end);
       if (this.dedupNeeded) {
         identity = packetIdentity(batch, ipOffset, end);
         const ttl = batch[ipOffset] >> 4 === 4 ? batch[ipOffset + 8] : batch[ipOffset + 7];

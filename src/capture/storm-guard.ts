@@ -5,6 +5,10 @@
  * RST is only counted: it costs a hash and a Map lookup on the raw bytes, no
  * decoding. The counts are handed to the analyzer, which adds them to the finding
  * of the class's last analysed RST and says so in its evidence.
+ *
+ * The live capture runs the same guard inside the addon (native/src/storm_guard.cc,
+ * same key and bucket), so suppressed RSTs are never copied to JavaScript at all;
+ * this class is the reference for it and serves readers without the addon.
  */
 
 import { hash53 } from './dedup';
@@ -28,6 +32,11 @@ interface StormClass {
   lastSeenMs: number;
 }
 
+/** The live capture's budget: RSTs per second and bucket depth per class, and classes tracked. */
+export const STORM_RATE_PER_SECOND = 25;
+export const STORM_BURST = 50;
+export const STORM_MAX_CLASSES = 20_000;
+
 /** Returned by `admit` for packets that are not RSTs (the guard does not apply). */
 export const NOT_A_RESET = -1;
 /** Returned by `admit` for a RST that was counted but is not to be analysed. */
@@ -38,9 +47,9 @@ export class StormGuard {
   suppressedTotal = 0;
 
   constructor(
-    private readonly ratePerSecond = 200,
-    private readonly burst = 400,
-    private readonly maxClasses = 20_000,
+    private readonly ratePerSecond = STORM_RATE_PER_SECOND,
+    private readonly burst = STORM_BURST,
+    private readonly maxClasses = STORM_MAX_CLASSES,
   ) {}
 
   /**

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CaptureError } from '../../src/common/errors';
 import { findPackageRoot, forEachFrame, loadNativeBinding, type CapturedFrame } from '../../src/capture/native';
 import type { PacketRing, PacketRingOptions } from '../../src/capture/native-binding';
+import { resetClassKey } from '../../src/capture/storm-guard';
 
 const isRoot = process.getuid?.() === 0;
 const NEEDS_ROOT = isRoot ? false : 'needs root (CAP_NET_RAW) to open AF_PACKET sockets';
@@ -548,4 +549,51 @@ test('with reuseBatchBuffer every batch arrives in the same Buffer; without it e
     }
   }
   assert.throws(() => binding.openPacketRing(ringOptions(TCP_ONLY, { reuseBatchBuffer: 'yes' as unknown as boolean })), /reuseBatchBuffer must be a boolean/);
+});
+
+test('the storm guard counts RSTs past its budget in the addon, under the key resetClassKey computes', { skip: NEEDS_ROOT || (!existsSync(HPING3) && `${HPING3} is not installed`), timeout: 60_000 }, async () => {
+  const binding = loadNativeBinding();
+  const ring = binding.openPacketRing(
+    ringOptions(TCP_ONLY, { blockBytes: 1 << 20, blockCount: 8, blockTimeoutMs: 10, stormGuard: { ratePerSecond: 1, burst: 10, maxClasses: 100 } }),
+  );
+  // A spoofed source gives this test a class of its own among other loopback traffic.
+  const source = '127.0.0.77';
+  const sent = 2_000;
+  const delivered: number[] = [];
+  try {
+    ring.start(
+      (batch, frameCount) => {
+        forEachFrame(batch, frameCount, (frame) => {
+          const s = parseTcp(frame);
+          if (s?.src === source && s.flags & TCP_FLAG_RST) delivered.push(resetClassKey(frame.bytes, 0, frame.bytes.length));
+        });
+      },
+      (err) => assert.fail(err),
+    );
+    const started = Date.now();
+    const result = await run(HPING3, ['-q', '-c', String(sent), '-i', 'u100', '-R', '-a', source, '-p', '9', '127.0.0.1']);
+    assert.match(result.stdout + result.stderr, new RegExp(`\\b${sent} packets transmitted`), result.stderr);
+    await sleep(100); // the last block retires after blockTimeoutMs
+    const elapsedS = (Date.now() - started) / 1000;
+    const flat = ring.stormCounts();
+    const classKey = delivered[0];
+    assert.ok(classKey >= 0 && delivered.every((key) => key === classKey), 'one class for one address pair');
+    let counted = 0;
+    for (let i = 0; i < flat.length; i += 4) if (flat[i] === classKey) counted += flat[i + 1];
+    // On lo every packet is captured twice (outgoing and incoming).
+    assert.equal(delivered.length + counted, 2 * sent - ring.stats().drops, `delivered ${delivered.length}, counted ${counted}`);
+    assert.ok(delivered.length >= 10 && delivered.length <= 10 + Math.ceil(elapsedS) + 1, `delivered ${delivered.length} in ${elapsedS} s with burst 10 at 1/s`);
+    const again = ring.stormCounts();
+    for (let i = 0; i < again.length; i += 4) assert.notEqual(again[i], classKey, 'counts are handed over once');
+  } finally {
+    ring.close();
+  }
+});
+
+test('stormGuard options are checked like the others', () => {
+  const binding = loadNativeBinding();
+  const bad = (stormGuard: unknown): PacketRingOptions => ({ ...ringOptions(TCP_ONLY), stormGuard } as unknown as PacketRingOptions);
+  assert.throws(() => binding.openPacketRing(bad('x')), { name: 'TypeError', message: /^stormGuard must be an object/ });
+  assert.throws(() => binding.openPacketRing(bad({ ratePerSecond: 0, burst: 1, maxClasses: 1 })), { name: 'TypeError', message: /^stormGuard\.ratePerSecond must be/ });
+  assert.throws(() => binding.openPacketRing(bad({ ratePerSecond: 1, burst: 1 })), { name: 'TypeError', message: /^stormGuard\.maxClasses must be/ });
 });
