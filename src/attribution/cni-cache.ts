@@ -63,7 +63,8 @@ export class CniCacheWatcher extends EventEmitter {
   private readonly reservations = new Map<string, FileRecord<IpamReservation>>();
   /** Files we warned about, until they parse or disappear: one warning each, not one per resync. */
   private readonly warned = new Set<string>();
-  private readonly watchers = new Map<string, fs.FSWatcher>();
+  /** Watches by directory, with the inode watched: a directory removed and made again needs a new watch. */
+  private readonly watchers = new Map<string, { watcher: fs.FSWatcher; ino: number }>();
   private claims = new Map<string, Claim>();
   private byUid = new Map<string, CniPodFacts>();
   private byContainerId = new Map<string, CniPodFacts>();
@@ -95,7 +96,7 @@ export class CniCacheWatcher extends EventEmitter {
     if (this.resyncTimer !== null) clearInterval(this.resyncTimer);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.resyncTimer = this.flushTimer = null;
-    for (const watcher of this.watchers.values()) watcher.close();
+    for (const { watcher } of this.watchers.values()) watcher.close();
     this.watchers.clear();
   }
 
@@ -133,7 +134,10 @@ export class CniCacheWatcher extends EventEmitter {
     for (const dir of this.options.dirs) {
       // results/ and networks/ appear with the first pod of a fresh node: notice them at once.
       this.watch(dir, (name) => {
-        if (name === RESULTS_DIR || name === NETWORKS_DIR) this.queueResync();
+        if (name !== RESULTS_DIR && name !== NETWORKS_DIR) return;
+        // Made, removed or replaced: a watch on the old directory would see nothing more.
+        this.unwatch(path.join(dir, name));
+        this.queueResync();
       });
       const resultsDir = path.join(dir, RESULTS_DIR);
       this.watch(resultsDir, (name) => this.queueFile(path.join(resultsDir, name)));
@@ -165,6 +169,7 @@ export class CniCacheWatcher extends EventEmitter {
 
   private onNetworkDirEvent(networksDir: string, name: string): void {
     const networkDir = path.join(networksDir, name);
+    this.unwatch(networkDir);
     if (isDirectory(networkDir)) {
       this.watchNetwork(networkDir);
       for (const file of listDir(networkDir)) if (isReservationFileName(file)) this.queueFile(path.join(networkDir, file));
@@ -180,25 +185,44 @@ export class CniCacheWatcher extends EventEmitter {
     });
   }
 
-  /** Starts an inotify watch on `dir` unless one runs or the directory does not exist (the resync retries). */
+  /** Starts an inotify watch on `dir` unless one runs on that very directory, or it does not exist (the resync retries). */
   private watch(dir: string, onName: (name: string) => void): void {
-    if (!this.running || this.watchers.has(dir) || !isDirectory(dir)) return;
+    if (!this.running) return;
+    let ino: number;
+    try {
+      const stat = fs.statSync(dir);
+      if (!stat.isDirectory()) return;
+      ino = stat.ino;
+    } catch {
+      return;
+    }
+    const known = this.watchers.get(dir);
+    if (known !== undefined) {
+      if (known.ino === ino) return;
+      known.watcher.close(); // the directory was replaced: inotify follows the old inode
+      this.watchers.delete(dir);
+    }
     try {
       const watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
         if (name === null) this.queueResync();
         else onName(name.toString());
       });
       watcher.on('error', (err) => {
-        // The directory went away (or the watch broke): forget it, the next resync re-reads what is there.
+        // The watch broke: forget it, the next resync re-reads what is there and watches again.
         this.log.debug({ err, dir }, 'CNI directory watch ended');
         watcher.close();
-        this.watchers.delete(dir);
+        if (this.watchers.get(dir)?.watcher === watcher) this.watchers.delete(dir);
         this.queueResync();
       });
-      this.watchers.set(dir, watcher);
+      this.watchers.set(dir, { watcher, ino });
     } catch (err) {
       this.log.warn({ err, dir }, 'cannot watch CNI directory; relying on the periodic resync');
     }
+  }
+
+  private unwatch(dir: string): void {
+    this.watchers.get(dir)?.watcher.close();
+    this.watchers.delete(dir);
   }
 
   private queueFile(file: string): void {

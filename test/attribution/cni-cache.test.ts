@@ -193,6 +193,18 @@ describe('CniCacheWatcher with real files', () => {
     await eventually(() => ipMap.lookup('10.244.1.85', Date.now())?.pod?.name === 'first-pod', 3_000, 'the first pod of the node');
   });
 
+  it('results/ removed and made again is watched again: its new pods are noticed through inotify', async () => {
+    writeCniFiles(dir, podCniFiles({ name: 'before-0', ip: '10.244.1.86' }));
+    const { ipMap, started } = startWatcher();
+    await started;
+    fs.rmSync(path.join(dir, 'results'), { recursive: true });
+    await eventually(() => ipMap.lookup('10.244.1.86', Date.now())?.pod === null, 3_000, 'the result file gone (the reservation stays)');
+    fs.mkdirSync(path.join(dir, 'results'));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the new directory is watched, then a pod arrives
+    writeCniFiles(dir, podCniFiles({ name: 'after-0', ip: '10.244.1.87' }));
+    await eventually(() => ipMap.lookup('10.244.1.87', Date.now())?.pod?.name === 'after-0', 3_000, 'the pod in the new results/');
+  });
+
   it('the resync alone (no inotify event) drops records of files that are gone', async () => {
     const files = podCniFiles({ name: 'gone-0', ip: '10.244.1.90' });
     writeCniFiles(dir, files);
