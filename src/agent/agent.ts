@@ -4,13 +4,14 @@ import type { ClusterView } from '../attribution/kubernetes/types';
 import { RouteTable } from '../attribution/routes';
 import { PrivilegeError } from '../common/errors';
 import type { Logger } from '../common/log';
-import { createAgentMetrics, type AgentMetrics } from '../common/metrics';
+import { createAgentMetrics, createPmtuMetrics, type AgentMetrics } from '../common/metrics';
 import { PacketCapture, type CaptureMode } from '../capture/packet-capture';
 import type { PacketObservation } from '../capture/observation';
 import { hostSources } from '../diagnose/fact-gatherer';
 import { ResetAnalyzer } from '../diagnose/reset-analyzer';
 import { startWithKernelEventsMode, type KernelEventsMode } from '../kernel/mode';
 import { KernelResetEvents } from '../kernel/reset-events';
+import { PmtuScheduler } from '../pmtu/scheduler';
 import type { Finding } from '../protocol/finding';
 import { HttpServer, sendText } from './http-server';
 import { CAP_NET_RAW, hasCapability } from './privileges';
@@ -30,6 +31,8 @@ export interface AgentOptions {
   attributor?: Attributor;
   /** Where attribution learns who owns an address (`--cni-cache-dir`, `--kubeconfig`, `--watch-scope`). */
   attribution?: { cniCacheDirs: string[]; kubeconfigPath: string | null; watchScope: 'node' | 'cluster' };
+  /** Path-MTU measurement (`--pmtu-targets`, `--gateway-selector`, `--pmtu-interval`). */
+  pmtu?: { targets: string[]; gatewaySelector?: Record<string, string>; intervalMs?: number };
 }
 
 /** How often pending RSTs are judged, rollups published and state expired. */
@@ -92,7 +95,21 @@ export class Agent {
       onFinding: (finding, update) => this.onFinding(finding, update),
       onVerdict: (verdict) => this.metrics.resets.inc({ cause: verdict.cause, sent_by: verdict.sentBy }),
     });
+    this.pmtu = new PmtuScheduler({
+      nodeName: options.nodeName,
+      log: options.log,
+      staticTargets: options.pmtu?.targets ?? [],
+      gatewaySelector: options.pmtu?.gatewaySelector,
+      intervalMs: options.pmtu?.intervalMs,
+      cluster: () => this.cluster,
+      cniDirs: options.attribution?.cniCacheDirs ?? [],
+      metrics: createPmtuMetrics(this.metrics.registry),
+      publish: (finding) => this.onFinding(finding, false),
+    });
   }
+
+  /** Periodic path-MTU measurement; the capture feeds it SYN MSS values and ICMP too-big errors. */
+  readonly pmtu: PmtuScheduler;
 
   /** Address the HTTP endpoints listen on, once started. */
   listenAddress: { host: string; port: number } | null = null;
@@ -128,7 +145,10 @@ export class Agent {
       this.refreshGauges();
       sendText(response, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
     });
-    this.capture.on('packet', (observation: PacketObservation) => this.analyzer.observe(observation));
+    this.capture.on('packet', (observation: PacketObservation) => {
+      this.analyzer.observe(observation);
+      this.pmtu.observe(observation);
+    });
     this.capture.on('decode-error', (error: { layer: string }) => this.metrics.decodeErrors.inc({ layer: error.layer }));
     this.capture.on('error', (err: Error) => this.log.error({ err }, 'capture failed'));
 
@@ -155,6 +175,7 @@ export class Agent {
     this.listenAddress = { host: address.address, port: address.port };
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.refreshGauges(), STATS_MS));
+    await this.pmtu.start(signal);
     signal.addEventListener('abort', () => void this.stop(), { once: true });
     this.log.info({ node: this.options.nodeName, listen: this.listenAddress, kernelEvents: this.kernelEvents !== null }, 'agent running');
   }
@@ -167,6 +188,7 @@ export class Agent {
   private async shutdown(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    await this.pmtu.stop();
     await this.capture.stop();
     this.tick(true);
     await this.attribution?.stop();

@@ -8,6 +8,7 @@ import { KERNEL_EVENTS_MODES, type KernelEventsMode } from '../kernel/mode';
 import type { CaptureMode } from '../capture/packet-capture';
 import { addSharedOptions, reportFailure } from './shared';
 import { formatFindingLine } from './finding-text';
+import { pmtuAgentOptions } from './pmtu-command';
 
 interface AgentFlags {
   json: boolean;
@@ -19,6 +20,8 @@ interface AgentFlags {
   kubeconfig?: string;
   watchScope?: 'node' | 'cluster';
   pmtuTargets?: string;
+  gatewaySelector?: string;
+  pmtuInterval?: string;
   kernelEvents: KernelEventsMode;
   tokenFile?: string;
   listen: string;
@@ -48,6 +51,8 @@ export function registerAgentCommand(program: Command): void {
     .option('--kubeconfig <path>', 'kubeconfig file (in-cluster config is detected)')
     .addOption(new Option('--watch-scope <scope>', 'pods to watch').choices(['node', 'cluster']))
     .option('--pmtu-targets <ips>', 'addresses to measure path MTU to, comma-separated')
+    .option('--gateway-selector <labels>', 'with Kubernetes: measure from nodes running pods with these labels (k=v,…; default istio=ingressgateway)')
+    .option('--pmtu-interval <seconds>', 'seconds between path-MTU measurements (default 300, with ±20% jitter)')
     .addOption(
       new Option('--kernel-events <mode>', 'read tcp_send_reset/tcp_receive_reset from tracefs')
         .choices([...KERNEL_EVENTS_MODES])
@@ -90,6 +95,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
       // Streaming to an aggregator, which completes remote ends, each agent needs only its own node's pods.
       watchScope: flags.watchScope ?? (flags.aggregator === undefined ? 'cluster' : 'node'),
     },
+    pmtu: pmtuAgentOptions(flags.pmtuTargets, flags.gatewaySelector, flags.pmtuInterval),
     // Standalone: stdout and the embedded aggregator; with --aggregator: stdout and the stream (src/cli/finding-sink-setup.ts).
     publish: (finding, update) => sink.publish(finding, update),
     attachEvidence: (findingId, pcapng) => sink.attachEvidence(findingId, pcapng),

@@ -10,6 +10,7 @@ import { measurePath, type PathMeasurement } from '../pmtu/path-prober';
 import { buildPmtuFinding } from '../pmtu/pmtu-finding';
 import { readPodInterfaceMtus } from '../pmtu/pod-mtu';
 import { requireRawSocketPrivilege } from '../pmtu/probe-socket';
+import { parseLabelSelector } from '../pmtu/targets';
 import type { PmtuFinding } from '../protocol/finding';
 import { addSharedOptions, reportFailure } from './shared';
 
@@ -131,4 +132,34 @@ function formatPmtuText(target: string, finding: PmtuFinding, measurement: PathM
     `  ${finding.advice}`,
     '',
   ].join('\n');
+}
+
+/**
+ * The agent's path-MTU flags (`--pmtu-targets`, `--gateway-selector`, `--pmtu-interval`)
+ * checked and turned into AgentOptions.pmtu; a bad value is one UsageError line.
+ */
+export function pmtuAgentOptions(
+  targetsText: string | undefined,
+  selectorText: string | undefined,
+  intervalText: string | undefined,
+): { targets: string[]; gatewaySelector?: Record<string, string>; intervalMs?: number } {
+  const targets = (targetsText ?? '')
+    .split(',')
+    .map((target) => target.trim())
+    .filter((target) => target !== '');
+  for (const target of targets) {
+    if (isIP(target) === 0) throw new UsageError(`--pmtu-targets: ${JSON.stringify(target)} is not an IP address: give addresses, comma-separated (e.g. 10.0.0.12,fd00::12)`);
+  }
+  let gatewaySelector: Record<string, string> | undefined;
+  if (selectorText !== undefined) {
+    gatewaySelector = parseLabelSelector(selectorText) ?? undefined;
+    if (gatewaySelector === undefined) throw new UsageError(`--gateway-selector ${JSON.stringify(selectorText)} is not a label selector: give key=value pairs, comma-separated (e.g. istio=ingressgateway)`);
+  }
+  let intervalMs: number | undefined;
+  if (intervalText !== undefined) {
+    const seconds = Number(intervalText);
+    if (!Number.isFinite(seconds) || seconds < 1 || seconds > 86_400) throw new UsageError(`--pmtu-interval ${JSON.stringify(intervalText)} is not a number of seconds from 1 to 86400`);
+    intervalMs = seconds * 1_000;
+  }
+  return { targets, gatewaySelector, intervalMs };
 }

@@ -62,6 +62,24 @@ export function createAgentMetrics(): AgentMetrics {
 
 const FINDINGS_DROPPED = 'rstprobe_findings_dropped_total';
 
+/** The agent's path-MTU prober (src/pmtu/scheduler.ts); no per-path labels (target IPs are unbounded). */
+export interface PmtuMetrics {
+  measurements: Counter<'result'>;
+  probes: Counter;
+  smallestPathMtu: Gauge;
+  problemPaths: Gauge<'problem'>;
+}
+
+export function createPmtuMetrics(registry: Registry): PmtuMetrics {
+  const registers = [registry];
+  return {
+    measurements: new Counter({ name: 'rstprobe_pmtu_measurements_total', help: 'Path-MTU measurements by this agent, by result (ok, no_answer, error).', labelNames: ['result'], registers }),
+    probes: new Counter({ name: 'rstprobe_pmtu_probes_total', help: 'Path-MTU probe packets sent by this agent.', registers }),
+    smallestPathMtu: new Gauge({ name: 'rstprobe_pmtu_smallest_path_bytes', help: 'Smallest path MTU this agent measured in its last cycle.', registers }),
+    problemPaths: new Gauge({ name: 'rstprobe_pmtu_problem_paths', help: 'Paths from this node whose latest measurement shows a problem, by problem (mismatch, black_hole).', labelNames: ['problem'], registers }),
+  };
+}
+
 /** The aggregator's metrics (issue 6): what the cluster's agents reported, and the ingest's health. */
 export interface AggregatorMetrics {
   registry: Registry;
