@@ -5,14 +5,19 @@ import type { PacketObservation } from '../capture/observation';
 import { readCaptureFile } from '../capture-file/capture-file-reader';
 import type { CaptureReadSummary, CapturedPacket } from '../capture-file/types';
 import { decodeFrame } from '../decode/decode';
+import type { LinkType } from '../decode/types';
 import { ResetAnalyzer } from '../diagnose/reset-analyzer';
 import type { ResetFinding } from '../protocol/finding';
+import { readSegment, SegmentKind, type PlainSegmentInfo } from './plain-segment';
+import { SegmentCoalescer } from './segment-coalescer';
 
 export interface CaptureAnalysisOptions {
   attributor: Attributor;
   /** The finding's `node`; default the file's name (where the capture was taken is not in the file). */
   nodeName?: string;
   onProgress?: (diskBytesRead: number, diskBytesTotal: number) => void;
+  /** Hold plain segments and decode only the latest per direction (default true; false decodes every packet). */
+  coalesce?: boolean;
 }
 
 export interface CaptureAnalysisResult {
@@ -28,8 +33,12 @@ export interface CaptureAnalysisResult {
   lastPacketMs: number | null;
 }
 
-/** Capture time between analyzer ticks, as the live agent's TICK_MS in wall time. */
-const TICK_MS = 250;
+/**
+ * Capture time between analyzer ticks. Live, ticks publish rollup updates every
+ * 250 ms; offline only the final state is printed, so a tick only has to expire
+ * state and time out SYNs, for which a second is fine-grained enough.
+ */
+const TICK_MS = 1_000;
 
 /**
  * Offline diagnosis of one capture file with the live agent's ResetAnalyzer. The
@@ -37,7 +46,9 @@ const TICK_MS = 250;
  * and `tick` is called as capture time passes, so flow expiry and rollup windows
  * behave as they would have live. No kernel events exist offline, so RSTs are
  * judged at once and `kernelReason` stays null. Copies of one packet seen on two
- * interfaces (a `tcpdump -i any` on a node) count once, as live.
+ * interfaces (a `tcpdump -i any` on a node) count once, as live. Plain ACK/data
+ * segments go through the SegmentCoalescer, which decodes only the latest of each
+ * connection direction before it matters (see there).
  */
 export async function analyzeCaptureFile(path: string, options: CaptureAnalysisOptions): Promise<CaptureAnalysisResult> {
   const findings = new Map<string, ResetFinding>();
@@ -46,6 +57,8 @@ export async function analyzeCaptureFile(path: string, options: CaptureAnalysisO
     attributor: options.attributor,
     routes: () => null,
     kernelEventsActive: () => false,
+    // A capture file normally holds every segment (tcpdump's default snap length keeps them all).
+    captureMode: 'headers',
     onFinding: (finding) => void findings.set(finding.id, finding),
   });
   const dedup = new DuplicateFilter();
@@ -54,20 +67,16 @@ export async function analyzeCaptureFile(path: string, options: CaptureAnalysisO
   let nowMs = Number.NEGATIVE_INFINITY;
   let lastTickMs = Number.NEGATIVE_INFINITY;
 
-  const onPacket = (packet: CapturedPacket): void => {
-    const result = decodeFrame(packet.linkType, packet.bytes);
+  /** Decodes a frame and hands it to the analyzer; `checkDuplicate` false for held frames (checked when held). */
+  const analyse = (linkType: LinkType, bytes: Buffer, timeMs: number, checkDuplicate: boolean): void => {
+    const result = decodeFrame(linkType, bytes);
     if (!result.ok) {
       counts.decodeErrors++;
       return;
     }
     const decoded = result.packet;
     if (decoded.tcp === null) return;
-    counts.tcpPackets++;
-    const timeMs = packet.timeMs;
-    firstPacketMs ??= timeMs;
-    // Records of several interfaces may interleave slightly out of order: the clock only moves forward.
-    if (timeMs > nowMs) nowMs = timeMs;
-    const identity = packetIdentity(packet.bytes, decoded.ip.offset);
+    const identity = checkDuplicate ? packetIdentity(bytes, decoded.ip.offset) : -1;
     if (identity >= 0 && dedup.duplicateOf(identity, timeMs, decoded.ip.ttl) !== null) {
       counts.duplicates++;
       return;
@@ -75,13 +84,34 @@ export async function analyzeCaptureFile(path: string, options: CaptureAnalysisO
     const observation: PacketObservation = { timeMs, ifindex: decoded.link.ifindex, pktType: decoded.link.pktType, packet: decoded };
     if (identity >= 0) dedup.remember(identity, observation);
     analyzer.observe(observation);
+  };
+  const coalesce = options.coalesce ?? true;
+  const coalescer = new SegmentCoalescer((linkType, bytes, timeMs) => analyse(linkType, bytes, timeMs, false));
+  const segment: PlainSegmentInfo = { key: 0, direction: 0, sameness: 0, ttl: 0, ttlIndex: 0, hasPayload: false };
+
+  const onPacket = (packet: CapturedPacket): void => {
+    const timeMs = packet.timeMs;
+    firstPacketMs ??= timeMs;
+    // Records of several interfaces may interleave slightly out of order: the clock only moves forward.
+    if (timeMs > nowMs) nowMs = timeMs;
+    const { buffer, offset, capturedBytes } = packet;
+    const kind = readSegment(packet.linkType, buffer, offset, offset + capturedBytes, segment);
+    if (kind !== SegmentKind.OTHER) counts.tcpPackets++;
+    if (kind === SegmentKind.PLAIN && coalesce) {
+      coalescer.plain(packet.linkType, buffer, offset, capturedBytes, timeMs, segment);
+    } else {
+      if (kind === SegmentKind.CONTROL) coalescer.control(segment.key, timeMs);
+      analyse(packet.linkType, packet.bytes, timeMs, true);
+    }
     if (nowMs - lastTickMs >= TICK_MS) {
+      coalescer.expire(nowMs);
       analyzer.tick(nowMs);
       lastTickMs = nowMs;
     }
   };
 
-  const read = await readCaptureFile(path, onPacket, { onProgress: options.onProgress });
+  const read = await readCaptureFile(path, onPacket, { onProgress: options.onProgress, beforeRefill: () => coalescer.detach() });
+  coalescer.releaseAll();
   if (Number.isFinite(nowMs)) analyzer.tick(nowMs, true);
   return {
     path,

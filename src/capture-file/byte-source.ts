@@ -14,8 +14,8 @@ export interface ByteSource {
   readonly diskBytesTotal: number;
   /** The error that ended a gzip stream early ("unexpected end of file" for a cut-off .gz); null otherwise. */
   readonly error: Error | null;
-  /** Copies up to `target.length - at` bytes to `target[at…]`; 0 only at the end. */
-  fill(target: Buffer, at: number): Promise<number>;
+  /** Copies bytes to `target[at, end)` until it is full or the file ends; 0 only at the end. */
+  fill(target: Buffer, at: number, end: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -33,10 +33,10 @@ class PlainFileSource implements ByteSource {
     readonly diskBytesTotal: number,
   ) {}
 
-  async fill(target: Buffer, at: number): Promise<number> {
+  async fill(target: Buffer, at: number, end: number): Promise<number> {
     let total = 0;
-    while (at + total < target.length) {
-      const { bytesRead } = await this.handle.read(target, at + total, target.length - at - total, null);
+    while (at + total < end) {
+      const { bytesRead } = await this.handle.read(target, at + total, end - at - total, null);
       if (bytesRead === 0) break;
       total += bytesRead;
       this.diskBytesRead += bytesRead;
@@ -71,9 +71,9 @@ class GzipFileSource implements ByteSource {
     return this.stream.bytesRead;
   }
 
-  async fill(target: Buffer, at: number): Promise<number> {
+  async fill(target: Buffer, at: number, end: number): Promise<number> {
     let total = 0;
-    while (at + total < target.length) {
+    while (at + total < end) {
       if (this.pending === null) {
         if (this.failure !== null) break;
         let next: IteratorResult<Buffer>;
@@ -87,7 +87,7 @@ class GzipFileSource implements ByteSource {
         if (next.done === true) break;
         this.pending = next.value;
       }
-      const copied = this.pending.copy(target, at + total);
+      const copied = this.pending.copy(target, at + total, 0, Math.min(this.pending.length, end - at - total));
       total += copied;
       this.pending = copied < this.pending.length ? this.pending.subarray(copied) : null;
     }

@@ -1,4 +1,4 @@
 export { readCaptureFile, type ReadOptions } from './capture-file-reader';
 export { normaliseLinkType } from './link-types';
-export type { CaptureFileProblem, CaptureFormat, CaptureReadSummary, CapturedPacket } from './types';
-export { MAX_CAPLEN_BYTES } from './types';
+export type { CaptureFileProblem, CaptureFormat, CaptureReadSummary } from './types';
+export { CapturedPacket, MAX_CAPLEN_BYTES } from './types';

@@ -1,6 +1,6 @@
 import { normaliseLinkType } from './link-types';
 import type { RecordParser } from './record-parser';
-import { MAX_CAPLEN_BYTES, type CaptureFileProblem, type CapturedPacket } from './types';
+import { CapturedPacket, MAX_CAPLEN_BYTES, type CaptureFileProblem } from './types';
 
 /**
  * Classic pcap (pcap-savefile(5); draft-ietf-opsawg-pcap §4-5): a 24-byte file
@@ -52,7 +52,8 @@ export class PcapRecordParser implements RecordParser {
   ) {
     const linkType = normaliseLinkType(header.fileLinkType);
     this.supported = linkType !== null;
-    this.packet = { linkType: linkType ?? 0, timeMs: 0, bytes: Buffer.alloc(0), originalBytes: 0, interfaceId: 0, fileOffset: 0 };
+    this.packet = new CapturedPacket();
+    this.packet.linkType = linkType ?? 0;
     this.fractionPerMs = header.nanos ? 1_000_000 : 1_000;
     // A snap length of 0 is "unlimited" in some writers; the hard cap still applies.
     this.maxCaplen = header.snapBytes > 0 ? Math.min(header.snapBytes, MAX_CAPLEN_BYTES) : MAX_CAPLEN_BYTES;
@@ -77,7 +78,7 @@ export class PcapRecordParser implements RecordParser {
         const fraction = little ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
         packet.timeMs = seconds * 1000 + fraction / this.fractionPerMs;
         packet.originalBytes = little ? buf.readUInt32LE(pos + 12) : buf.readUInt32BE(pos + 12);
-        packet.bytes = buf.subarray(pos + RECORD_HEADER_BYTES, recordEnd);
+        packet.set(buf, pos + RECORD_HEADER_BYTES, caplen);
         packet.fileOffset = baseOffset + pos;
         this.onPacket(packet);
       } else {

@@ -1,7 +1,7 @@
 import type { LinkType } from '../decode/types';
 import { normaliseLinkType } from './link-types';
 import type { RecordParser } from './record-parser';
-import { MAX_CAPLEN_BYTES, type CaptureFileProblem, type CapturedPacket } from './types';
+import { CapturedPacket, MAX_CAPLEN_BYTES, type CaptureFileProblem } from './types';
 
 /**
  * pcapng (draft-ietf-opsawg-pcapng): blocks of [type, total length, body, total
@@ -43,7 +43,7 @@ export class PcapngBlockParser implements RecordParser {
   private interfaces: InterfaceInfo[] = [];
   private skipRemaining = 0;
   private lastTimeMs = 0;
-  private readonly packet: CapturedPacket = { linkType: 0, timeMs: 0, bytes: Buffer.alloc(0), originalBytes: 0, interfaceId: 0, fileOffset: 0 };
+  private readonly packet = new CapturedPacket();
 
   constructor(private readonly onPacket: (packet: CapturedPacket) => void) {}
 
@@ -199,7 +199,7 @@ export class PcapngBlockParser implements RecordParser {
     packet.linkType = info.linkType;
     packet.timeMs = timeMs;
     packet.interfaceId = interfaceId;
-    packet.bytes = buf.subarray(at, at + caplen);
+    packet.set(buf, at, caplen);
     packet.originalBytes = originalBytes;
     packet.fileOffset = fileOffset;
     this.onPacket(packet);

@@ -2,23 +2,43 @@ import type { LinkType } from '../decode/types';
 
 /**
  * One packet record of a capture file. The reader hands the same object to every
- * call, and `bytes` is a view into its read buffer: both are valid only during
- * the callback (copy what must outlive it).
+ * call, and its bytes live in the reader's buffer: valid only during the callback
+ * (copy what must outlive it). `buffer[offset, offset + capturedBytes)` are the
+ * captured bytes; `bytes` makes a view of them on first use (the hot path reads
+ * `buffer` directly and allocates nothing).
  */
-export interface CapturedPacket {
+export class CapturedPacket {
   /** Link type of the interface the packet was captured on (pcap LINKTYPE_*, normalised). */
-  linkType: LinkType;
+  linkType: LinkType = 0;
   /** Capture time in ms since the epoch; fractions carry µs/ns. */
-  timeMs: number;
-  /** The captured bytes (caplen of them). */
-  bytes: Buffer;
-  /** Length of the packet on the wire (may exceed `bytes.length` when cut by the snap length). */
-  originalBytes: number;
+  timeMs = 0;
+  buffer: Buffer = EMPTY;
+  offset = 0;
+  capturedBytes = 0;
+  /** Length of the packet on the wire (may exceed `capturedBytes` when cut by the snap length). */
+  originalBytes = 0;
   /** pcapng interface index within its section; 0 for pcap. */
-  interfaceId: number;
+  interfaceId = 0;
   /** Byte offset of the record in the (decompressed) file. */
-  fileOffset: number;
+  fileOffset = 0;
+  private view: Buffer | null = null;
+
+  /** Points the packet at its next record. */
+  set(buffer: Buffer, offset: number, capturedBytes: number): void {
+    this.buffer = buffer;
+    this.offset = offset;
+    this.capturedBytes = capturedBytes;
+    this.view = null;
+  }
+
+  /** The captured bytes (a view into the read buffer). */
+  get bytes(): Buffer {
+    this.view ??= this.buffer.subarray(this.offset, this.offset + this.capturedBytes);
+    return this.view;
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng';
 

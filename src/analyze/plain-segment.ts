@@ -1,0 +1,149 @@
+import { LinkType } from '../decode/types';
+
+/**
+ * A look at raw frame bytes, without decoding, that answers one question fast:
+ * is this a "plain" TCP segment (no SYN, FIN or RST, not a fragment, no IPv6
+ * extension headers), and which direction of which connection is it? Plain
+ * segments only move a flow's clock and counters forward, so the offline pipeline
+ * can keep the latest of them per direction and decode just that one later
+ * (SegmentCoalescer). Anything else is decoded in full.
+ */
+export interface PlainSegmentInfo {
+  /** Key of the connection, the same for both directions. */
+  key: number;
+  /** 0 when the source is the connection's lower endpoint, 1 otherwise. */
+  direction: 0 | 1;
+  /** What tells one packet from a second copy of it seen on another interface. */
+  sameness: number;
+  ttl: number;
+  /** Offset of the TTL / hop limit byte from the frame's start. */
+  ttlIndex: number;
+  hasPayload: boolean;
+}
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const TCP = 6;
+/** SYN | FIN | RST (RFC 9293 §3.1). */
+const CONTROL_FLAGS = 0x07;
+
+function isVlan(etherType: number): boolean {
+  return etherType === 0x8100 || etherType === 0x88a8 || etherType === 0x9100;
+}
+
+/** IP header offset of the frame at bytes[start, end), or -1 when it is not IPv4/IPv6 (mirrors src/decode/link.ts). */
+export function ipOffsetOf(linkType: LinkType, bytes: Uint8Array, start: number, end: number): number {
+  let at: number;
+  let etherType: number;
+  switch (linkType) {
+    case LinkType.ETHERNET:
+      at = start + 14;
+      etherType = at <= end ? (bytes[start + 12] << 8) | bytes[start + 13] : 0;
+      break;
+    case LinkType.LINUX_SLL:
+      at = start + 16;
+      etherType = at <= end ? (bytes[start + 14] << 8) | bytes[start + 15] : 0;
+      break;
+    case LinkType.LINUX_SLL2:
+      at = start + 20;
+      etherType = at <= end ? (bytes[start] << 8) | bytes[start + 1] : 0;
+      break;
+    case LinkType.NULL:
+      return start + 4 < end ? start + 4 : -1;
+    default:
+      return start < end ? start : -1; // raw IP: the version nibble is checked by the caller
+  }
+  while (isVlan(etherType) && at + 4 <= end) {
+    etherType = (bytes[at + 2] << 8) | bytes[at + 3];
+    at += 4;
+  }
+  return etherType === ETHERTYPE_IPV4 || etherType === ETHERTYPE_IPV6 ? at : -1;
+}
+
+const u32 = (bytes: Uint8Array, at: number): number => ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+
+/**
+ * 53-bit key of (lower endpoint, higher endpoint): addresses (1 or 4 words each)
+ * and the port pair, mixed in two independent 32-bit lanes (FNV-style and
+ * murmur-style multipliers).
+ */
+function endpointsKey(bytes: Uint8Array, srcAt: number, dstAt: number, addressWords: number, ports: number): number {
+  let lane1 = 0x811c9dc5;
+  let lane2 = 0x01000193;
+  for (let index = 0; index < 2 * addressWords + 1; index++) {
+    const word = index < addressWords ? u32(bytes, srcAt + index * 4) : index < 2 * addressWords ? u32(bytes, dstAt + (index - addressWords) * 4) : ports;
+    lane1 = Math.imul(lane1 ^ word, 0x01000193) ^ (lane1 >>> 13);
+    lane2 = Math.imul(lane2 ^ word, 0x5bd1e995) ^ (lane2 >>> 15);
+  }
+  return (lane1 >>> 0) * 0x200000 + ((lane2 >>> 0) & 0x1fffff);
+}
+
+export const SegmentKind = {
+  /** Not a TCP segment this fast path reads (not IP, not TCP, a fragment, IPv6 extension headers). */
+  OTHER: 0,
+  /** ACK or data only. */
+  PLAIN: 1,
+  /** SYN, FIN or RST: `key` and `direction` are set, the rest is not. */
+  CONTROL: 2,
+} as const;
+export type SegmentKind = (typeof SegmentKind)[keyof typeof SegmentKind];
+
+/** Whether the source endpoint sorts after the destination (addresses word by word, then ports). */
+function sourceIsHigher(bytes: Uint8Array, srcAt: number, dstAt: number, addressWords: number, ports: number): boolean {
+  for (let word = 0; word < addressWords; word++) {
+    const src = u32(bytes, srcAt + word * 4);
+    const dst = u32(bytes, dstAt + word * 4);
+    if (src !== dst) return src > dst;
+  }
+  return ports >>> 16 > (ports & 0xffff);
+}
+
+/**
+ * Classifies the frame at bytes[start, end). Fills `info`: everything for a plain
+ * segment; the key and direction for a SYN/FIN/RST.
+ */
+export function readSegment(linkType: LinkType, bytes: Uint8Array, start: number, end: number, info: PlainSegmentInfo): SegmentKind {
+  const ip = ipOffsetOf(linkType, bytes, start, end);
+  if (ip < 0 || ip + 40 > end) return SegmentKind.OTHER;
+  const version = bytes[ip] >> 4;
+  let tcp: number;
+  let addressWords: number;
+  let srcAt: number;
+  let payloadBytes: number;
+  if (version === 4) {
+    const headerBytes = (bytes[ip] & 0x0f) * 4;
+    // Not TCP, or a fragment (MF set or an offset): decode in full.
+    if (bytes[ip + 9] !== TCP || headerBytes < 20 || ((bytes[ip + 6] & 0x3f) | bytes[ip + 7]) !== 0) return SegmentKind.OTHER;
+    tcp = ip + headerBytes;
+    addressWords = 1;
+    srcAt = ip + 12;
+    payloadBytes = ((bytes[ip + 2] << 8) | bytes[ip + 3]) - headerBytes;
+    info.ttlIndex = ip + 8 - start;
+  } else if (version === 6) {
+    if (bytes[ip + 6] !== TCP) return SegmentKind.OTHER; // extension headers: decode in full
+    tcp = ip + 40;
+    addressWords = 4;
+    srcAt = ip + 8;
+    payloadBytes = (bytes[ip + 4] << 8) | bytes[ip + 5];
+    info.ttlIndex = ip + 7 - start;
+  } else {
+    return SegmentKind.OTHER;
+  }
+  if (tcp + 20 > end) return SegmentKind.OTHER;
+  const ports = u32(bytes, tcp);
+  const dstAt = srcAt + addressWords * 4;
+  if (sourceIsHigher(bytes, srcAt, dstAt, addressWords, ports)) {
+    info.direction = 1;
+    info.key = endpointsKey(bytes, dstAt, srcAt, addressWords, ((ports & 0xffff) * 0x10000 + (ports >>> 16)) >>> 0);
+  } else {
+    info.direction = 0;
+    info.key = endpointsKey(bytes, srcAt, dstAt, addressWords, ports);
+  }
+  if ((bytes[tcp + 13] & CONTROL_FLAGS) !== 0) return SegmentKind.CONTROL;
+  // Sequence and acknowledgment numbers, flags and window, and the IPv4 ID: equal in every copy of one packet.
+  const ipId = version === 4 ? (bytes[ip + 4] << 8) | bytes[ip + 5] : 0;
+  info.sameness = (u32(bytes, tcp + 4) ^ Math.imul(u32(bytes, tcp + 8), 0x9e3779b1) ^ (u32(bytes, tcp + 12) + ipId * 0x10000)) >>> 0;
+  info.ttl = bytes[ip + (version === 4 ? 8 : 7)];
+  info.hasPayload = payloadBytes - (bytes[tcp + 12] >> 4) * 4 > 0;
+  return SegmentKind.PLAIN;
+}

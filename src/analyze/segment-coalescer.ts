@@ -1,0 +1,221 @@
+import type { LinkType } from '../decode/types';
+import { QUIET_GAP_MS } from '../flows/flow-table';
+import type { PlainSegmentInfo } from './plain-segment';
+
+/**
+ * Offline, most segments of a capture are plain ACK/data segments inside a busy
+ * connection, and all they change in the flow table is its clock (last seen, last
+ * payload) and TTL. Decoding each of them is most of the cost of a multi-gigabyte
+ * file, so the pipeline holds, per connection direction, the latest plain segment
+ * (and the latest with payload when bare ACKs followed it) and decodes only those,
+ * at the latest when:
+ *   - a SYN, FIN or RST of the connection comes (its verdict sees the flow as the
+ *     full sequence would have left it),
+ *   - the connection has been quiet for QUIET_GAP_MS (the flow table's burst
+ *     boundary), or a segment has been held for `holdMs` of capture time (TTL
+ *     baselines lag by at most that),
+ *   - more than `maxConnections` connections are tracked (the oldest goes),
+ *   - the file ends.
+ * A plain segment that starts a burst (QUIET_GAP_MS or more after the connection's
+ * previous segment, or the first one seen) is decoded at once, never held, so the
+ * flow table measures the same gaps as with every segment decoded; and what is
+ * held is decoded before the decoded segments of a burst would lie QUIET_GAP_MS
+ * apart. What is lost:
+ * per-side packet counts. A second copy of a held packet (same sequence, ack,
+ * flags, window and IP ID, within the duplicate window, e.g. seen again on the pod
+ * veth) only raises the held copy's TTL, as the live DuplicateFilter does.
+ *
+ * A held frame first points into the reader's buffer; only frames still held when
+ * the reader is about to reuse that buffer are copied out (`detach`), so a busy
+ * direction is copied once per buffer, not once per segment.
+ */
+interface HeldFrame {
+  /** Where the bytes are: the reader's buffer until detached, then `own`. */
+  source: Buffer;
+  start: number;
+  length: number;
+  readonly own: Buffer;
+  linkType: LinkType;
+  timeMs: number;
+  sameness: number;
+  ttlIndex: number;
+  hasPayload: boolean;
+  held: boolean;
+  attached: boolean;
+}
+
+interface Connection {
+  /** Latest segment of the connection, held or decoded. */
+  lastMs: number;
+  /** Latest segment of the connection decoded. */
+  lastDeliveredMs: number;
+  /** Time of the oldest frame held now; +Infinity when none is. */
+  oldestHeldMs: number;
+  /** Per direction: [last, last with payload]. */
+  readonly frames: [HeldFrame, HeldFrame, HeldFrame, HeldFrame];
+}
+
+/** Link + IPv4/IPv6 + TCP headers with options fit; the payload is not needed. */
+const HELD_BYTES = 192;
+/** Same window as the live DuplicateFilter. */
+const DUPLICATE_WINDOW_MS = 50;
+
+function newFrame(): HeldFrame {
+  const own = Buffer.alloc(HELD_BYTES);
+  return { source: own, start: 0, length: 0, own, linkType: 0, timeMs: 0, sameness: 0, ttlIndex: 0, hasPayload: false, held: false, attached: false };
+}
+
+export class SegmentCoalescer {
+  private readonly connections = new Map<number, Connection>();
+  private readonly free: Connection[] = [];
+  /** Frames that may point into the reader's buffer. */
+  private attached: HeldFrame[] = [];
+  private readonly releasing: HeldFrame[] = [];
+  /** Frames decoded (held ones released, burst starts) and plain segments seen. */
+  delivered = 0;
+  seen = 0;
+
+  constructor(
+    private readonly deliver: (linkType: LinkType, frame: Buffer, timeMs: number) => void,
+    private readonly holdMs = 1_000,
+    private readonly maxConnections = 50_000,
+  ) {}
+
+  /** A plain segment at buffer[start, start + length): held, or decoded at once when it starts a burst. */
+  plain(linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number, info: PlainSegmentInfo): void {
+    this.seen++;
+    let connection = this.connections.get(info.key);
+    if (connection === undefined) {
+      if (this.connections.size >= this.maxConnections) this.dropOldest();
+      connection = this.free.pop() ?? { lastMs: 0, lastDeliveredMs: 0, oldestHeldMs: Infinity, frames: [newFrame(), newFrame(), newFrame(), newFrame()] };
+      connection.lastMs = timeMs;
+      connection.oldestHeldMs = Infinity;
+      this.connections.set(info.key, connection);
+      this.deliverNow(connection, linkType, buffer, start, length, timeMs);
+      return;
+    }
+    const gapMs = timeMs - connection.lastMs;
+    if (timeMs > connection.lastMs) connection.lastMs = timeMs;
+    if (gapMs >= QUIET_GAP_MS) {
+      this.release(connection);
+      this.deliverNow(connection, linkType, buffer, start, length, timeMs);
+      return;
+    }
+    // Decoded segments must never be QUIET_GAP_MS apart inside a burst, or the flow
+    // table would see a silence that was not there: decode what is held (the
+    // segments just before this one) first.
+    if (timeMs - connection.lastDeliveredMs >= QUIET_GAP_MS) this.release(connection);
+    const frames = connection.frames;
+    const lastIndex = info.direction * 2;
+    let last = frames[lastIndex];
+    if (last.held) {
+      if (last.sameness === info.sameness && timeMs - last.timeMs <= DUPLICATE_WINDOW_MS && last.linkType === linkType) {
+        if (info.ttl > last.source[last.start + last.ttlIndex]) {
+          this.copyOut(last); // never write into the reader's buffer
+          last.own[last.ttlIndex] = info.ttl;
+        }
+        return;
+      }
+      if (last.hasPayload && !info.hasPayload) {
+        // Keep the payload-bearing segment: it sets the flow's last-payload time.
+        frames[lastIndex] = frames[lastIndex + 1];
+        frames[lastIndex + 1] = last;
+        last = frames[lastIndex];
+      } else if (info.hasPayload) {
+        frames[lastIndex + 1].held = false;
+      }
+    }
+    last.held = true;
+    last.source = buffer;
+    last.start = start;
+    last.length = length < HELD_BYTES ? length : HELD_BYTES;
+    if (!last.attached) {
+      last.attached = true;
+      this.attached.push(last);
+    }
+    last.linkType = linkType;
+    last.timeMs = timeMs;
+    last.sameness = info.sameness;
+    last.ttlIndex = info.ttlIndex;
+    last.hasPayload = info.hasPayload;
+    if (timeMs < connection.oldestHeldMs) connection.oldestHeldMs = timeMs;
+  }
+
+  /** Before a SYN, FIN or RST of the connection is decoded: what is held for it, oldest first. */
+  control(key: number, timeMs: number): void {
+    const connection = this.connections.get(key);
+    if (connection === undefined) return;
+    this.release(connection);
+    if (timeMs > connection.lastMs) connection.lastMs = timeMs;
+    if (timeMs > connection.lastDeliveredMs) connection.lastDeliveredMs = timeMs;
+  }
+
+  /** Copies every held frame out of the reader's buffer, which is about to be reused. */
+  detach(): void {
+    for (const frame of this.attached) this.copyOut(frame);
+    this.attached = [];
+  }
+
+  /**
+   * As capture time passes: decodes frames held longer than `holdMs` or of
+   * connections quiet for QUIET_GAP_MS, and forgets quiet connections (their next
+   * segment starts a burst and is decoded at once anyway).
+   */
+  expire(nowMs: number): void {
+    for (const [key, connection] of this.connections) {
+      const quiet = nowMs - connection.lastMs >= QUIET_GAP_MS;
+      if (quiet || nowMs - connection.oldestHeldMs >= this.holdMs) this.release(connection);
+      if (quiet) this.recycle(key, connection);
+    }
+  }
+
+  releaseAll(): void {
+    for (const [key, connection] of this.connections) {
+      this.release(connection);
+      this.recycle(key, connection);
+    }
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  private dropOldest(): void {
+    const oldest = this.connections.entries().next();
+    if (oldest.done) return;
+    this.release(oldest.value[1]);
+    this.recycle(oldest.value[0], oldest.value[1]);
+  }
+
+  private release(connection: Connection): void {
+    if (connection.oldestHeldMs === Infinity) return;
+    const frames = this.releasing;
+    frames.length = 0;
+    for (const frame of connection.frames) {
+      if (frame.held) frames.push(frame);
+      frame.held = false;
+    }
+    if (frames.length > 1) frames.sort((a, b) => a.timeMs - b.timeMs);
+    for (const frame of frames) this.deliverNow(connection, frame.linkType, frame.source, frame.start, frame.length, frame.timeMs);
+    connection.oldestHeldMs = Infinity;
+  }
+
+  private deliverNow(connection: Connection, linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number): void {
+    this.delivered++;
+    if (timeMs > connection.lastDeliveredMs) connection.lastDeliveredMs = timeMs;
+    this.deliver(linkType, buffer.subarray(start, start + length), timeMs);
+  }
+
+  private copyOut(frame: HeldFrame): void {
+    frame.attached = false;
+    if (frame.source === frame.own) return;
+    frame.source.copy(frame.own, 0, frame.start, frame.start + frame.length);
+    frame.source = frame.own;
+    frame.start = 0;
+  }
+
+  private recycle(key: number, connection: Connection): void {
+    this.connections.delete(key);
+    this.free.push(connection);
+  }
+}
