@@ -120,7 +120,13 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   }
   const address = agent.listenAddress;
   if (!flags.json && address !== null) {
-    process.stderr.write(`rstprobe agent on ${address.host}:${address.port} (/healthz, /metrics); Ctrl-C stops\n`);
+    const where = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+    // Standalone, the embedded aggregator serves the UI here: say so, it is what `npm start` is for.
+    process.stderr.write(
+      flags.aggregator === undefined
+        ? `rstprobe agent: UI on http://${where}/ (API /api/v1/findings, /healthz, /metrics); Ctrl-C stops\n`
+        : `rstprobe agent on ${where} (/healthz, /metrics), streaming to ${flags.aggregator}; Ctrl-C stops\n`,
+    );
   }
   await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   await agent.stop();
