@@ -253,8 +253,9 @@ export class AggregatorClient implements FindingSink {
       this.nextSeq = lastSeq + 1;
       for (const item of this.memory) item.seq = this.nextSeq++;
     }
-    this.onAck(lastSeq);
+    // Everything unacked is sent again, in seq order, on this connection: rewind before the ack flushes.
     this.sentIndex = 0;
+    this.onAck(lastSeq);
     this.log.info({ url: this.options.url, lastSeq, queued: this.queued }, 'connected to the aggregator');
     this.reportedKernelEvents = this.options.kernelEvents();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, Math.min(HEARTBEAT_CHECK_MS, Math.floor(idleTimeoutMs / 3))));

@@ -215,7 +215,7 @@ export async function spawnAggregator(args: readonly string[]): Promise<{ child:
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`aggregator did not start: ${stderr}`)), 15_000);
     const check = (): void => {
-      const match = /"port":(\d+)[^\n]*"msg":"aggregator running"/.exec(stderr);
+      const match = /"port":(\d+)[^\n]*"msg":"aggregator running"/.exec(stderr) ?? /rstprobe aggregator on https?:\/\/\S+:(\d+) /.exec(stderr);
       if (match !== null) {
         clearTimeout(timer);
         resolve(Number(match[1]));
