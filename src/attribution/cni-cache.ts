@@ -13,8 +13,14 @@ import type { IpOwner, IpOwnershipMap } from './ip-map';
  * Changes arrive through fs.watch (inotify(7)) on the directory itself, `results/`,
  * `networks/` and every `networks/<net>/` (created later ones included); a full
  * resync every 30 s is the safety net for lost events (inotify queue overflow) and
- * for a state directory that did not exist at start. A file that does not parse — libcni and host-local write in place, so a
- * reader can see half of it — gets one warning and is read again on its next change.
+ * for a state directory that did not exist at start. A file that does not parse —
+ * libcni and host-local write in place, so a reader can see half of it — gets one
+ * warning and is read again on its next change.
+ *
+ * An address is held from when its files were written (their mtime), so packets
+ * sent before the agent read them are still attributed; it is released when its
+ * files are gone. When two sandboxes' files name one address (a pod whose CNI DEL
+ * never ran), the newer files win. `change` is emitted when the claims change.
  */
 export interface CniCacheWatcherOptions {
   /** CNI state directories, each like /var/lib/cni. */
@@ -100,7 +106,7 @@ export class CniCacheWatcher extends EventEmitter {
     this.watchers.clear();
   }
 
-  /** The network of the pod with this UID, from the newest cache file naming it. */
+  /** The network of the pod with this UID: its eth0 result, else the newest cache file naming it. */
   podNetwork(podUid: string): CniPodFacts | null {
     return this.byUid.get(podUid) ?? null;
   }
