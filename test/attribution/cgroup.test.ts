@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { parseCgroupPath, parseProcCgroup } from '../../src/attribution/cgroup';
 import { ProcessResolver } from '../../src/attribution/process';
 
@@ -120,6 +121,18 @@ describe('cgroup path parsing', () => {
       assert.deepEqual(parseProcCgroup(fixture.text), { containerId: fixture.containerId, runtime: fixture.runtime, podUid: fixture.podUid });
     });
   }
+
+  it('never throws, and a container ID it reports is always 64 hex characters', () => {
+    const segments = fc.constantFrom('kubepods', 'burstable', `pod${UID}`, `kubepods-burstable-pod${UID_}.slice`, `cri-containerd-${ID}.scope`, `crio-conmon-${ID}.scope`, ID, 'docker', 'system.slice', '');
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.array(segments).map((parts) => `0::/${parts.join('/')}`))), (lines) => {
+        const identity = parseProcCgroup(lines.join('\n'));
+        if (identity.containerId !== null) assert.match(identity.containerId, /^[0-9a-f]{64}$/);
+        if (identity.podUid !== null) assert.equal(identity.podUid, UID);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 
   it('parses one path on its own', () => {
     assert.equal(parseCgroupPath(`/kubepods/besteffort/pod${UID}/${ID}`).containerId, ID);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { isReservationFileName, parseCniResultFile, parseIpamReservation } from '../../src/attribution/cni-cache-file';
 import { podCniFiles } from './cni-fixtures';
 
@@ -79,5 +80,29 @@ describe('host-local reservation file', () => {
     assert.equal(parseIpamReservation('lab', '10.244.1.10', '').ok, false);
     assert.equal(parseIpamReservation('lab', '10.244.1.10', '{"json": true}').ok, false);
     assert.equal(parseIpamReservation('lab', 'lock', 'x').ok, false);
+  });
+});
+
+describe('CNI file parsers on arbitrary input', () => {
+  it('never throw: any text, any JSON and any mutation of a real file is a result or a reason', () => {
+    const real = JSON.parse(resultText);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.record({ key: fc.constantFrom(...Object.keys(real)), value: fc.jsonValue() }).map(({ key, value }) => JSON.stringify({ ...real, [key]: value })),
+          fc.nat({ max: resultText.length }).map((cut) => resultText.slice(0, cut)),
+        ),
+        (text) => {
+          const parsed = parseCniResultFile(text);
+          assert.equal(typeof parsed.ok, 'boolean');
+          if (parsed.ok) assert.ok(parsed.value.ips.every((ip) => typeof ip === 'string'));
+          const reservation = parseIpamReservation('lab', '10.244.1.10', text);
+          assert.equal(typeof reservation.ok, 'boolean');
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });
