@@ -1,5 +1,6 @@
 import { runAttributionBench } from './attribution';
 import { runBackgroundCost } from './background-cost';
+import { runPmtuBench } from './pmtu';
 import { runRstStorm } from './rst-storm';
 
 /**
@@ -61,6 +62,11 @@ async function main(): Promise<void> {
     check(attr.pickupP99Ms <= 250, `attribution: new pod named ${attr.pickupP99Ms.toFixed(1)} ms after its CNI files at p99 (target ≤ 250 ms)`);
     check(attr.initialReadMs <= 1_000, `attribution: ${attr.pods} pods read in ${attr.initialReadMs.toFixed(0)} ms (target ≤ 1 s)`);
     check(attr.reuseCorrect, 'attribution: a reused IP names the old pod before the reuse and the new one after');
+  }
+
+  if (only === undefined || only === 'pmtu') {
+    // Issue 5: exact on every lab path; ≤ 1 s and ≤ 30 probes on loss-free ones (bench/pmtu.ts).
+    await runPmtuBench(check);
   }
 
   console.log(`\n${verdicts.join('\n')}`);
