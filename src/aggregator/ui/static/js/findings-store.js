@@ -31,6 +31,19 @@ function reduce(state, findings) {
   return next;
 }
 
+/** Keys (id@lastSeen) of versions that came over the stream, so the table can mark live arrivals. */
+const liveKeys = new Set();
+const MAX_LIVE_KEYS = 1000;
+
+export function arrivedLive(finding) {
+  return liveKeys.has(`${finding.id}@${finding.lastSeen}`);
+}
+
+function rememberLive(finding) {
+  if (liveKeys.size >= MAX_LIVE_KEYS) liveKeys.delete(liveKeys.values().next().value);
+  liveKeys.add(`${finding.id}@${finding.lastSeen}`);
+}
+
 export function byLastSeenDesc(a, b) {
   return a.lastSeen < b.lastSeen ? 1 : a.lastSeen > b.lastSeen ? -1 : 0;
 }
@@ -51,7 +64,10 @@ export function useFindings(filters) {
   useEffect(
     () =>
       openFindingStream({
-        onFinding: (finding) => add([finding]),
+        onFinding: (finding) => {
+          rememberLive(finding);
+          add([finding]);
+        },
         onState: setStream,
         onOpen: () => setReloads((count) => count + 1),
       }),

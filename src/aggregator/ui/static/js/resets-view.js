@@ -4,11 +4,9 @@ import { useState } from 'preact/hooks';
 import { html } from './html.js';
 import { FilterBar, matchesFilters } from './filters.js';
 import { causeText, durationText, endpointDetail, endpointName, kindText, localTime, timeAgo } from './format.js';
-import { byLastSeenDesc } from './findings-store.js';
+import { arrivedLive, byLastSeenDesc } from './findings-store.js';
 
 const SENT_BY_TEXT = { endpoint: 'the endpoint', middlebox: 'a middlebox', unknown: 'unknown' };
-/** Rows updated this recently are marked, so a live update is seen without a reload. */
-const FRESH_MS = 10_000;
 
 function Endpoint({ endpoint }) {
   const detail = endpointDetail(endpoint);
@@ -42,11 +40,18 @@ function Details({ finding }) {
     </div>`;
 }
 
+/**
+ * A row is keyed by its id and lastSeen, so a rolled-up update mounts it afresh and
+ * its highlight animation (app.css, tr.arrived) plays again: a live change is seen.
+ */
+function rowKey(finding) {
+  return `${finding.id}@${finding.lastSeen}`;
+}
+
 function ResetRow({ finding, open, onToggle, nowMs }) {
   const detailsId = `details-${finding.id}`;
-  const fresh = nowMs - Date.parse(finding.lastSeen) < FRESH_MS;
   return html`
-    <tr class=${`finding sent-by-${finding.sentBy}${fresh ? ' fresh' : ''}${open ? ' open' : ''}`} data-id=${finding.id}>
+    <tr class=${`finding${open ? ' open' : ''}${arrivedLive(finding) ? ' arrived' : ''}`} data-id=${finding.id}>
       <td>
         <button type="button" class="expand" aria-expanded=${open ? 'true' : 'false'} aria-controls=${detailsId}
           onClick=${() => onToggle(finding.id)}>
@@ -59,7 +64,7 @@ function ResetRow({ finding, open, onToggle, nowMs }) {
         ${finding.kind === 'syn-timeout' && html`<span class="badge kind">${kindText(finding.kind)}</span> `}
         <span class=${`badge cause-${finding.cause}`}>${causeText(finding.cause)}</span>
       </td>
-      <td class=${`sent-by ${finding.sentBy}`}>${SENT_BY_TEXT[finding.sentBy] ?? finding.sentBy}</td>
+      <td class=${`sent-by-${finding.sentBy}`}>${SENT_BY_TEXT[finding.sentBy] ?? finding.sentBy}</td>
       <td><code>${finding.kernelReason ?? '—'}</code></td>
       <td class="num">${finding.count}</td>
       <td><time datetime=${finding.lastSeen} title=${localTime(finding.lastSeen)}>${timeAgo(finding.lastSeen, nowMs)}</time></td>
@@ -125,7 +130,7 @@ export function ResetsView({ findings, filters, onFilters, nowMs }) {
               </tr>
             </thead>
             <tbody>
-              ${shown.map((finding) => html`<${ResetRow} key=${finding.id} finding=${finding} open=${openIds.has(finding.id)} onToggle=${toggle} nowMs=${nowMs} />`)}
+              ${shown.map((finding) => html`<${ResetRow} key=${rowKey(finding)} finding=${finding} open=${openIds.has(finding.id)} onToggle=${toggle} nowMs=${nowMs} />`)}
             </tbody>
           </table>`}
     </section>`;
