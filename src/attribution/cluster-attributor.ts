@@ -44,7 +44,7 @@ export class ClusterAttributor implements Attributor {
   endpoint(ip: string, port: number, timeMs: number): Endpoint {
     const cluster = this.options.cluster?.() ?? null;
     const owner = this.options.ipMap.lookup(ip, timeMs);
-    if (owner !== null) return this.fromOwner(ip, port, owner, cluster);
+    if (owner !== null) return this.fromOwner(ip, port, timeMs, owner, cluster);
     if (this.isLocalAddress(ip)) return endpointOf(ip, port, 'node', null, this.options.nodeName);
     if (cluster === null) return endpointOf(ip, port, 'external', null, null);
     const pod = cluster.podByIp(ip, timeMs);
@@ -95,7 +95,7 @@ export class ClusterAttributor implements Attributor {
     else if (endpoint.pod.uid === pod.uid && endpoint.pod.container === null) endpoint.pod.container = pod.container;
   }
 
-  private fromOwner(ip: string, port: number, owner: IpOwner, cluster: ClusterView | null): Endpoint {
+  private fromOwner(ip: string, port: number, timeMs: number, owner: IpOwner, cluster: ClusterView | null): Endpoint {
     switch (owner.kind) {
       case 'node':
         return endpointOf(ip, port, 'node', null, owner.node);
@@ -103,10 +103,15 @@ export class ClusterAttributor implements Attributor {
         return endpointOf(ip, port, 'service', null, null);
       case 'pod': {
         const pod = owner.pod;
-        const record = pod === null || cluster === null ? null : cluster.podByUid(pod.uid);
+        if (pod === null) {
+          // Known only as a sandbox (an IPAM reservation without its cached result): the API may know the pod.
+          const record = cluster?.podByIp(ip, timeMs) ?? null;
+          const ref = record === null || record.hostNetwork ? null : podRef(record, containerForPort(record, port));
+          return endpointOf(ip, port, 'pod', ref, owner.node ?? (ref === null ? null : record!.nodeName));
+        }
+        const record = cluster === null ? null : cluster.podByUid(pod.uid);
         const container = record === null ? null : containerForPort(record, port);
-        const ref = pod === null ? null : { namespace: pod.namespace, name: pod.name, uid: pod.uid, container };
-        return endpointOf(ip, port, 'pod', ref, owner.node ?? record?.nodeName ?? null);
+        return endpointOf(ip, port, 'pod', { namespace: pod.namespace, name: pod.name, uid: pod.uid, container }, owner.node ?? record?.nodeName ?? null);
       }
     }
   }

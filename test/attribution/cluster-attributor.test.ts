@@ -144,6 +144,15 @@ describe('ClusterAttributor', () => {
     assert.equal(a.endpoint('10.9.9.9', 80, 1_000).kind, 'external');
   });
 
+  it('an address known only as a sandbox of this node (reservation without result) is named by the API when it can', () => {
+    const local: PodRecord = { ...REVIEWS, uid: 'uid-local', name: 'local-0', nodeName: 'node-a', ips: ['10.244.1.50'] };
+    const { ipMap, attributor: a } = attributor(clusterView([local]));
+    ipMap.claim('10.244.1.50', { kind: 'pod', key: 'sandbox/abc', pod: null, node: 'node-a', service: null }, 0, 'cni');
+    ipMap.claim('10.244.1.51', { kind: 'pod', key: 'sandbox/def', pod: null, node: 'node-a', service: null }, 0, 'cni');
+    assert.deepEqual(a.endpoint('10.244.1.50', 8080, 1_000).pod, { namespace: 'default', name: 'local-0', uid: 'uid-local', container: 'app' });
+    assert.deepEqual(a.endpoint('10.244.1.51', 8080, 1_000), { ip: '10.244.1.51', port: 8080, kind: 'pod', pod: null, node: 'node-a', process: null });
+  });
+
   it('the time-versioned map wins over the current view: a reused IP at an old time is the old pod', () => {
     const { ipMap, attributor: a } = attributor(clusterView([REVIEWS]));
     ipMap.claim('10.244.2.20', cniPod('previous', 'node-b'), 0, 'kubernetes');
