@@ -77,6 +77,7 @@ export class AggregatorClient implements FindingSink {
   private stopping = false;
   private lastRefusal = '';
   private reportedKernelEvents = false;
+  private reportedDropped = 0;
   /** Findings dropped by this process, by reason; also reported to the aggregator in heartbeats. */
   dropped = 0;
   /** Highest seq the aggregator acked. */
@@ -275,12 +276,14 @@ export class AggregatorClient implements FindingSink {
     this.flush();
   }
 
-  /** Heartbeats keep an idle connection open, and tell at once when kernel events start or stop. */
+  /** Heartbeats keep an idle connection open, and tell within a second when kernel events start or stop or findings were dropped. */
   private heartbeat(): void {
     if (!this.welcomed) return;
     const kernelEvents = this.options.kernelEvents();
-    if (kernelEvents === this.reportedKernelEvents && Date.now() - this.lastSentMs < this.idleTimeoutMs / 3) return;
+    const changed = kernelEvents !== this.reportedKernelEvents || this.dropped !== this.reportedDropped;
+    if (!changed && Date.now() - this.lastSentMs < this.idleTimeoutMs / 3) return;
     this.reportedKernelEvents = kernelEvents;
+    this.reportedDropped = this.dropped;
     this.send({ type: 'heartbeat', kernelEvents, droppedFindings: this.dropped });
   }
 

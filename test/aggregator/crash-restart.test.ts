@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { killHard, removeDir, resetFinding, spawnAggregator, startClient, tempDir, waitUntil } from './fixtures';
+import { freePort, killHard, removeDir, resetFinding, spawnAggregator, startClient, tempDir, waitUntil } from './fixtures';
 
 /**
  * kill -9 the aggregator process in the middle of a stream, restart it on the same
  * database: every finding is stored exactly once (issue 6, tests). The agent side is
  * a real AggregatorClient; the aggregator is `rstprobe aggregator` as a child process.
  */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 let dir: string;
 before(() => (dir = tempDir('crash')));
 after(() => removeDir(dir));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -99,11 +100,11 @@ export interface RunningAggregator {
 /** A real Aggregator on a real HTTP server on loopback, with a real SQLite file. */
 export async function startAggregator(
   dbPath: string,
-  options: { agentAuth?: Authenticator | null; apiAuth?: Authenticator | null; store?: Partial<StoreOptions> } & Partial<Pick<AggregatorOptions, 'crossNodeGraceMs' | 'idleTimeoutMs' | 'pods'>> = {},
+  options: { agentAuth?: Authenticator | null; apiAuth?: Authenticator | null; store?: Partial<StoreOptions>; port?: number } & Partial<Pick<AggregatorOptions, 'crossNodeGraceMs' | 'idleTimeoutMs' | 'pods'>> = {},
 ): Promise<RunningAggregator> {
   const store = FindingStore.open(dbPath, options.store);
   const metrics = createAggregatorMetrics();
-  const http = new HttpServer({ host: '127.0.0.1', port: 0 }, silentLogger());
+  const http = new HttpServer({ host: '127.0.0.1', port: options.port ?? 0 }, silentLogger());
   const controller = new AbortController();
   const aggregator = new Aggregator({
     http,
@@ -158,6 +159,15 @@ export function startClient(url: string, spoolDir: string, overrides: Partial<Ag
   });
   client.start(controller.signal);
   return { client, metrics, controller };
+}
+
+/** A port free right now on loopback (for a server that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
