@@ -71,6 +71,36 @@ describe('AttributionService', () => {
     }
   });
 
+  it('an API server outage: attribution keeps the last good state, and health says it is stale', async () => {
+    const api = new KubeApiServer();
+    await api.start();
+    const controller = new AbortController();
+    try {
+      api.upsert('pods', podJson({ name: 'reviews-1', uid: 'uid-reviews-1', nodeName: 'node-b', ips: ['10.244.2.30'] }));
+      const service = new AttributionService({
+        nodeName: 'node-a',
+        cniCacheDirs: [cniDir],
+        kubeconfigPath: api.writeKubeconfig(scratch, { fileName: 'outage.yaml' }),
+        watchScope: 'cluster',
+        log: silentLogger(),
+        kubernetesStaleAfterMs: 300,
+      });
+      await service.start(controller.signal);
+      assert.match(service.healthLine(), /kubernetes: synced/);
+      await api.stop();
+      await eventually(() => service.health().kubernetes?.stale === true, 10_000, 'stale');
+      assert.match(service.healthLine(), /kubernetes: stale/);
+      assert.equal(service.attributor.endpoint('10.244.2.30', 80, Date.now()).pod?.name, 'reviews-1', 'the last good state still answers');
+      await api.start();
+      await eventually(() => service.health().kubernetes?.stale === false, 15_000, 'recovery');
+      controller.abort();
+      await service.stop();
+    } finally {
+      controller.abort();
+      await api.stop();
+    }
+  });
+
   it('a kubeconfig that cannot be read rejects start with one actionable error', async () => {
     const controller = new AbortController();
     const service = new AttributionService({ nodeName: 'node-a', cniCacheDirs: [cniDir], kubeconfigPath: path.join(scratch, 'missing.yaml'), watchScope: 'node', log: silentLogger() });
