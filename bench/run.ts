@@ -1,5 +1,6 @@
 import { runAttributionBench } from './attribution';
 import { runBackgroundCost } from './background-cost';
+import { reportClusterMap } from './cluster-map';
 import { runPmtuBench } from './pmtu';
 import { runRstStorm } from './rst-storm';
 
@@ -67,6 +68,11 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'pmtu') {
     // Issue 5: exact on every lab path; ≤ 1 s and ≤ 30 probes on loss-free ones (bench/pmtu.ts).
     await runPmtuBench(check);
+  }
+
+  if (only === undefined || only === 'cluster-map') {
+    // Issue 3: 150,000 pods and 5,000 nodes; watcher RSS ≤ 250 MB, ≤ 5 µs per (ip, time) lookup (bench/cluster-map.ts).
+    await reportClusterMap(check);
   }
 
   console.log(`\n${verdicts.join('\n')}`);

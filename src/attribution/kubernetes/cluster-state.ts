@@ -26,6 +26,12 @@ export interface ClusterStateOptions {
   /** How long a deleted pod's record stays answerable (default 15 min, the ip map's default retention). */
   departedRetentionMs?: number;
   onChange?: (change: ClusterChange) => void;
+  /**
+   * This node's name: only its pods' container IDs are indexed (a process's cgroup
+   * is always a local container; 300,000 remote IDs would cost ~15 MB of hash table
+   * at cluster scope); others are found by a scan. Null: index every pod.
+   */
+  localNode?: string | null;
   /** Where `synced` and `stale` come from (the watcher); without it the state is synced and never stale. */
   status?: () => { synced: boolean; stale: boolean };
 }
@@ -45,11 +51,12 @@ export class ClusterState implements ClusterView {
   private readonly departedRetentionMs: number;
   private readonly onChange: (change: ClusterChange) => void;
   private readonly status: () => { synced: boolean; stale: boolean };
+  private readonly localNode: string | null;
 
   private readonly pods = new Map<string, PodRecord>();
-  private readonly podOwners = new Map<string, IpOwner>();
   private readonly departed = new Map<string, { pod: PodRecord; goneAtMs: number }>();
-  private readonly containers = new Map<string, { uid: string; index: number }>();
+  /** container ID → pod UID */
+  private readonly containers = new Map<string, string>();
   private readonly podsByNode = new Map<string, Set<string>>();
   private readonly nodeRecords = new Map<string, NodeRecord>();
   private readonly nodesByAddress = new Map<string, string>();
@@ -65,6 +72,7 @@ export class ClusterState implements ClusterView {
     this.departedRetentionMs = options.departedRetentionMs ?? DEFAULT_DEPARTED_RETENTION_MS;
     this.onChange = options.onChange ?? (() => {});
     this.status = options.status ?? (() => ({ synced: true, stale: false }));
+    this.localNode = options.localNode ?? null;
   }
 
   get synced(): boolean {
@@ -92,11 +100,20 @@ export class ClusterState implements ClusterView {
   }
 
   podByContainerId(containerId: string): { pod: PodRecord; container: ContainerRecord } | null {
-    const entry = this.containers.get(containerId);
-    if (entry === undefined) return null;
-    const pod = this.podByUid(entry.uid);
-    const container = pod?.containers[entry.index];
-    return pod === null || container === undefined ? null : { pod, container };
+    const uid = this.containers.get(containerId);
+    if (uid !== undefined) {
+      const pod = this.podByUid(uid);
+      const container = pod?.containers.find((candidate) => candidate.containerId === containerId);
+      return pod === null || container === undefined ? null : { pod, container };
+    }
+    if (this.localNode === null) return null;
+    for (const pods of [this.pods.values(), [...this.departed.values()].map((entry) => entry.pod)]) {
+      for (const pod of pods) {
+        const container = pod.containers.find((candidate) => candidate.containerId === containerId);
+        if (container !== undefined) return { pod, container };
+      }
+    }
+    return null;
   }
 
   node(name: string): NodeRecord | null {
@@ -177,7 +194,7 @@ export class ClusterState implements ClusterView {
     const after = type === 'DELETED' ? [] : claimablePodIps(pod);
     for (const ip of before) if (!after.includes(ip)) this.ipMap.release(ip, pod.uid, atMs, SOURCE);
     if (after.length > 0) {
-      const owner = this.podOwner(pod);
+      const owner: IpOwner = { kind: 'pod', key: pod.uid, pod: { namespace: pod.namespace, name: pod.name, uid: pod.uid }, node: pod.nodeName, service: null };
       const firstMs = before.length === 0 ? Math.min(atMs, pod.startedAtMs ?? pod.createdAtMs ?? atMs) : atMs;
       const moved = previous !== null && previous.nodeName !== pod.nodeName;
       for (const ip of after) if (moved || !before.includes(ip)) this.ipMap.claim(ip, owner, firstMs || atMs, SOURCE);
@@ -186,7 +203,6 @@ export class ClusterState implements ClusterView {
     if (previous !== null) this.unindexPod(previous);
     if (type === 'DELETED') {
       this.pods.delete(pod.uid);
-      this.podOwners.delete(pod.uid);
       const last = previous ?? pod;
       this.departed.set(pod.uid, { pod: last, goneAtMs: atMs });
       this.indexContainers(last);
@@ -297,7 +313,7 @@ export class ClusterState implements ClusterView {
       if (nowMs - goneAtMs <= this.departedRetentionMs) continue;
       this.departed.delete(uid);
       for (const container of pod.containers) {
-        if (container.containerId !== null && this.containers.get(container.containerId)?.uid === uid) this.containers.delete(container.containerId);
+        if (container.containerId !== null && this.containers.get(container.containerId) === uid) this.containers.delete(container.containerId);
       }
     }
   }
@@ -321,14 +337,6 @@ export class ClusterState implements ClusterView {
     for (const [key, record] of [...known]) if (!present.has(key)) apply('DELETED', record);
   }
 
-  private podOwner(pod: PodRecord): IpOwner {
-    const known = this.podOwners.get(pod.uid);
-    if (known !== undefined && known.node === pod.nodeName) return known;
-    const owner: IpOwner = { kind: 'pod', key: pod.uid, pod: { namespace: pod.namespace, name: pod.name, uid: pod.uid }, node: pod.nodeName, service: null };
-    this.podOwners.set(pod.uid, owner);
-    return owner;
-  }
-
   private indexPod(pod: PodRecord): void {
     this.indexContainers(pod);
     if (pod.nodeName === null) return;
@@ -338,14 +346,13 @@ export class ClusterState implements ClusterView {
   }
 
   private indexContainers(pod: PodRecord): void {
-    pod.containers.forEach((container, index) => {
-      if (container.containerId !== null) this.containers.set(container.containerId, { uid: pod.uid, index });
-    });
+    if (this.localNode !== null && pod.nodeName !== this.localNode) return;
+    for (const container of pod.containers) if (container.containerId !== null) this.containers.set(container.containerId, pod.uid);
   }
 
   private unindexPod(pod: PodRecord): void {
     for (const container of pod.containers) {
-      if (container.containerId !== null && this.containers.get(container.containerId)?.uid === pod.uid) this.containers.delete(container.containerId);
+      if (container.containerId !== null && this.containers.get(container.containerId) === pod.uid) this.containers.delete(container.containerId);
     }
     if (pod.nodeName === null) return;
     const onNode = this.podsByNode.get(pod.nodeName);

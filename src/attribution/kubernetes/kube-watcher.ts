@@ -68,6 +68,7 @@ export class KubeWatcher extends EventEmitter {
         if (this.listenerCount('change') > 0) this.emit('change', change);
       },
       status: () => ({ synced: this.synced, stale: this.stale }),
+      localNode: options.nodeName,
     });
     this.state = this.clusterState;
   }
