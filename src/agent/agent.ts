@@ -8,6 +8,7 @@ import { createAgentMetrics, createPmtuMetrics, type AgentMetrics } from '../com
 import { PacketCapture, type CaptureMode } from '../capture/packet-capture';
 import type { PacketObservation } from '../capture/observation';
 import { hostSources } from '../diagnose/fact-gatherer';
+import { EvidenceRecorder, type EvidenceRecorderOptions } from '../evidence/evidence-recorder';
 import { ResetAnalyzer } from '../diagnose/reset-analyzer';
 import { startWithKernelEventsMode, type KernelEventsMode } from '../kernel/mode';
 import { KernelResetEvents } from '../kernel/reset-events';
@@ -27,6 +28,8 @@ export interface AgentOptions {
   publish: (finding: Finding, update: boolean) => void;
   /** Receives a finding's evidence capture (pcapng bytes), stored and served at /api/v1/findings/:id/pcap. */
   attachEvidence?: (findingId: string, pcapng: Buffer) => void;
+  /** Evidence captures of each new reset finding (`--evidence-dir`; bounded store); null turns them off. */
+  evidence?: Pick<EvidenceRecorderOptions, 'dir' | 'maxFiles' | 'maxBytes'> | null;
   /** Replaces the attribution service (tests); without it the agent attributes from CNI cache and Kubernetes. */
   attributor?: Attributor;
   /** Where attribution learns who owns an address (`--cni-cache-dir`, `--kubeconfig`, `--watch-scope`). */
@@ -106,7 +109,18 @@ export class Agent {
       metrics: createPmtuMetrics(this.metrics.registry),
       publish: (finding) => this.onFinding(finding, false),
     });
+    this.evidence = null;
+    if (options.evidence !== null) {
+      try {
+        this.evidence = new EvidenceRecorder({ ...options.evidence, nodeName: options.nodeName, log: options.log });
+      } catch (err) {
+        this.log.warn({ err, dir: options.evidence?.dir }, 'evidence captures are off: the evidence directory cannot be used');
+      }
+    }
   }
+
+  /** The last packets of each flow, written as a pcapng for every new reset finding; null when off. */
+  readonly evidence: EvidenceRecorder | null;
 
   /** Periodic path-MTU measurement; the capture feeds it SYN MSS values and ICMP too-big errors. */
   readonly pmtu: PmtuScheduler;
@@ -146,6 +160,7 @@ export class Agent {
       sendText(response, 200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
     });
     this.capture.on('packet', (observation: PacketObservation) => {
+      this.evidence?.record(observation); // before the analyzer, so a finding's capture holds its RST
       this.analyzer.observe(observation);
       this.pmtu.observe(observation);
     });
@@ -209,6 +224,10 @@ export class Agent {
   private onFinding(finding: Finding, update: boolean): void {
     if (!update) this.metrics.findings.inc({ kind: finding.kind });
     this.options.publish(finding, update);
+    if (!update && finding.kind === 'reset' && this.evidence !== null) {
+      const pcapng = this.evidence.captureFinding(finding);
+      if (pcapng !== null) this.options.attachEvidence?.(finding.id, pcapng);
+    }
   }
 
   private currentRoutes(): RouteTable {

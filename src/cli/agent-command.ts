@@ -31,6 +31,7 @@ interface AgentFlags {
   agentId?: string;
   db?: string;
   apiTokenFile?: string;
+  evidenceDir?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -66,6 +67,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--agent-id <id>', 'identity towards the aggregator (default: the node name)')
     .option('--db <file>', 'standalone: keep findings in this SQLite file (default: a temporary file)')
     .option('--api-token-file <path>', 'standalone: token(s) the UI and API require')
+    .option('--evidence-dir <dir>', 'where each new reset finding\'s pcapng of its flow is kept, oldest deleted past 500 files or 64 MB (default: rstprobe-evidence in the OS temp dir)')
     .action(async (flags: AgentFlags) => {
       await runAgent(flags).catch(reportFailure);
     });
@@ -99,6 +101,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     // Standalone: stdout and the embedded aggregator; with --aggregator: stdout and the stream (src/cli/finding-sink-setup.ts).
     publish: (finding, update) => sink.publish(finding, update),
     attachEvidence: (findingId, pcapng) => sink.attachEvidence(findingId, pcapng),
+    evidence: { dir: flags.evidenceDir },
   });
   const sink = startFindingSink(flags, agent, log, controller.signal, (finding) => (flags.json ? JSON.stringify(finding) : formatFindingLine(finding)));
   // A first SIGINT/SIGTERM stops gracefully; a second one while stopping exits at once.
