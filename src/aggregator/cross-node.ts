@@ -40,6 +40,12 @@ interface SenderSighting {
   finding: ResetFinding;
 }
 
+interface ReceiverSighting {
+  finding: ResetFinding;
+  timeMs: number;
+  confirmed: boolean;
+}
+
 interface PendingReceiver {
   finding: ResetFinding;
   senderNode: string;
@@ -52,6 +58,9 @@ export class CrossNodeVerdicts {
   /** Sender-side sightings by `srcIp|srcPort|dstIp`, newest last. */
   private readonly senders = new Map<string, SenderSighting[]>();
   private senderCount = 0;
+  /** Receiver-side sightings not yet confirmed, by the same key, for senders that report later. */
+  private readonly receivers = new Map<string, ReceiverSighting[]>();
+  private receiverCount = 0;
   private readonly pending = new Map<string, PendingReceiver>();
 
   constructor(
@@ -69,11 +78,13 @@ export class CrossNodeVerdicts {
       // The sender's own kernel logged this RST: it was made on finding.node.
       this.agents.learn(finding.src.ip, finding.node);
       this.rememberSender({ node: finding.node, timeMs, finding });
-      for (const [id, waiting] of this.pending) {
-        if (keyOf(waiting.finding) === keyOf(finding) && waiting.finding.node !== finding.node && Math.abs(waiting.timeMs - timeMs) <= MATCH_WINDOW_MS) {
-          this.pending.delete(id);
-          decisions.push(confirm(waiting.finding, finding));
-        }
+      const key = keyOf(finding);
+      const receivers = this.receivers.get(key) ?? [];
+      for (const receiver of receivers) {
+        if (receiver.confirmed || receiver.finding.node === finding.node || Math.abs(receiver.timeMs - timeMs) > MATCH_WINDOW_MS) continue;
+        receiver.confirmed = true;
+        this.pending.delete(receiver.finding.id);
+        decisions.push(confirm(receiver.finding, finding));
       }
       return decisions;
     }
@@ -86,6 +97,7 @@ export class CrossNodeVerdicts {
       decisions.push(confirm(finding, sender.finding));
       return decisions;
     }
+    this.rememberReceiver({ finding, timeMs, confirmed: false });
     const senderNode = finding.src.node ?? this.agents.hostOf(finding.src.ip) ?? this.podNode(finding.src.ip, timeMs);
     if (senderNode !== null && senderNode !== finding.node && finding.sentBy === 'unknown') {
       if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
@@ -116,12 +128,8 @@ export class CrossNodeVerdicts {
         },
       });
     }
-    for (const [key, sightings] of this.senders) {
-      const kept = sightings.filter((sighting) => nowMs - sighting.timeMs <= REMEMBER_MS);
-      this.senderCount -= sightings.length - kept.length;
-      if (kept.length === 0) this.senders.delete(key);
-      else if (kept.length !== sightings.length) this.senders.set(key, kept);
-    }
+    this.senderCount -= expire(this.senders, nowMs);
+    this.receiverCount -= expire(this.receivers, nowMs);
     return decisions;
   }
 
@@ -139,6 +147,19 @@ export class CrossNodeVerdicts {
       const oldestKey = this.senders.keys().next().value as string;
       this.senderCount -= this.senders.get(oldestKey)?.length ?? 0;
       this.senders.delete(oldestKey);
+    }
+  }
+
+  private rememberReceiver(sighting: ReceiverSighting): void {
+    const key = keyOf(sighting.finding);
+    const list = this.receivers.get(key) ?? [];
+    list.push(sighting);
+    this.receivers.set(key, list);
+    this.receiverCount += 1;
+    if (this.receiverCount > MAX_SENDER_SIGHTINGS) {
+      const oldestKey = this.receivers.keys().next().value as string;
+      this.receiverCount -= this.receivers.get(oldestKey)?.length ?? 0;
+      this.receivers.delete(oldestKey);
     }
   }
 
@@ -183,6 +204,18 @@ export class CrossNodeVerdicts {
     const node = this.pods.nodeByAddress(endpoint.ip);
     return node === null ? null : { ...endpoint, kind: 'node', node: node.name };
   }
+}
+
+/** Forgets sightings older than REMEMBER_MS; returns how many went. */
+function expire(map: Map<string, Array<{ timeMs: number }>>, nowMs: number): number {
+  let removed = 0;
+  for (const [key, sightings] of map) {
+    const kept = sightings.filter((sighting) => nowMs - sighting.timeMs <= REMEMBER_MS);
+    removed += sightings.length - kept.length;
+    if (kept.length === 0) map.delete(key);
+    else if (kept.length !== sightings.length) map.set(key, kept);
+  }
+  return removed;
 }
 
 function keyOf(finding: ResetFinding): string {
