@@ -42,6 +42,7 @@ export interface PmtuSchedulerOptions {
 }
 
 export const DEFAULT_PMTU_INTERVAL_MS = 5 * 60_000;
+const MAX_REMEMBERED_PATHS = 4096;
 
 export class PmtuScheduler {
   readonly name = 'pmtu';
@@ -178,7 +179,16 @@ export class PmtuScheduler {
     this.problems.set(target.ip, { mismatch: comparison.mismatch, blackHole: answered.blackHole });
     const state = `${answered.pmtuBytes}|${comparison.mismatch}|${answered.blackHole}`;
     if (this.lastState.get(target.ip) !== state && !this.stopped) {
+      this.lastState.delete(target.ip);
       this.lastState.set(target.ip, state);
+      // Targets come and go with pods: keep the most recent verdicts only.
+      if (this.lastState.size > MAX_REMEMBERED_PATHS) {
+        const oldest = this.lastState.keys().next().value;
+        if (oldest !== undefined) {
+          this.lastState.delete(oldest);
+          this.problems.delete(oldest);
+        }
+      }
       const passive = this.observer.evidenceFor(target.ip, answered.pmtuBytes, answered.family);
       this.options.publish(buildPmtuFinding(this.options.nodeName, target, answered, comparison, passive));
     }
