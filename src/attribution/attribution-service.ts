@@ -1,6 +1,6 @@
 import type { Logger } from '../common/log';
 import type { Attributor } from './attributor';
-import { CniCacheWatcher, type CniPodFacts } from './cni-cache';
+import { CniCacheWatcher, parseCniCacheDirArgument, type CniPodFacts } from './cni-cache';
 import { ClusterAttributor } from './cluster-attributor';
 import { IpOwnershipMap } from './ip-map';
 import { inClusterConfigAvailable, KubeWatcher } from './kubernetes/kube-watcher';
@@ -15,7 +15,7 @@ import { ProcessResolver } from './process';
  */
 export interface AttributionServiceOptions {
   nodeName: string;
-  /** CNI state directories; empty means the default /var/lib/cni. */
+  /** `--cni-cache-dir` values (`DIR` or `NODE=DIR`, see parseCniCacheDirArgument); empty means the default /var/lib/cni. */
   cniCacheDirs: readonly string[];
   /** A kubeconfig file; null: in-cluster config when available, else no Kubernetes. */
   kubeconfigPath: string | null;
@@ -54,8 +54,9 @@ export class AttributionService {
   constructor(private readonly options: AttributionServiceOptions) {
     this.log = options.log.child({ component: 'attribution' });
     this.ipMap = new IpOwnershipMap({ retentionMs: options.retentionMs ?? RETENTION_MS });
-    const dirs = options.cniCacheDirs.length > 0 ? options.cniCacheDirs : [DEFAULT_CNI_CACHE_DIR];
-    this.cni = new CniCacheWatcher({ dirs, nodeName: options.nodeName, ipMap: this.ipMap, log: options.log });
+    const parsed = (options.cniCacheDirs.length > 0 ? options.cniCacheDirs : [DEFAULT_CNI_CACHE_DIR]).map(parseCniCacheDirArgument);
+    const nodeOfDir = new Map(parsed.flatMap(({ dir, nodeName }) => (nodeName === null ? [] : [[dir, nodeName] as const])));
+    this.cni = new CniCacheWatcher({ dirs: parsed.map(({ dir }) => dir), nodeOfDir, nodeName: options.nodeName, ipMap: this.ipMap, log: options.log });
     this.processes = new ProcessResolver({ procRoot: options.procRoot });
     this.attributor = new ClusterAttributor({
       nodeName: options.nodeName,

@@ -27,6 +27,8 @@ export interface CniCacheWatcherOptions {
   dirs: readonly string[];
   /** This node: the pods in its CNI cache run here. */
   nodeName: string;
+  /** Directories holding another node's CNI state (a copy, or a lab's node), by directory: their pods run there. */
+  nodeOfDir?: ReadonlyMap<string, string>;
   ipMap: IpOwnershipMap;
   log: Logger;
   resyncMs?: number;
@@ -47,6 +49,8 @@ interface FileRecord<T> {
   value: T;
   mtimeMs: number;
   size: number;
+  /** The node whose CNI wrote it. */
+  nodeName: string;
 }
 
 interface Claim {
@@ -65,6 +69,9 @@ export class CniCacheWatcher extends EventEmitter {
   readonly name = 'cni-cache';
   private readonly log: Logger;
   private readonly now: () => number;
+  /** The directories, absolute and normalized, and the node of each (this one unless told otherwise). */
+  private readonly stateDirs: readonly string[];
+  private readonly nodeOfDir: ReadonlyMap<string, string>;
   private readonly results = new Map<string, FileRecord<CniPodNetwork>>();
   private readonly reservations = new Map<string, FileRecord<IpamReservation>>();
   /** Files we warned about, until they parse or disappear: one warning each, not one per resync. */
@@ -84,6 +91,8 @@ export class CniCacheWatcher extends EventEmitter {
     super();
     this.log = options.log.child({ component: 'cni-cache' });
     this.now = options.now ?? Date.now;
+    this.stateDirs = options.dirs.map((dir) => path.resolve(dir));
+    this.nodeOfDir = new Map([...(options.nodeOfDir ?? new Map<string, string>())].map(([dir, node]) => [path.resolve(dir), node]));
   }
 
   /** Reads every directory once (so attribution is ready when start resolves), then follows changes. */
@@ -94,7 +103,7 @@ export class CniCacheWatcher extends EventEmitter {
     this.resyncTimer = setInterval(() => this.resync(), this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.resyncTimer.unref();
     signal.addEventListener('abort', () => void this.stop(), { once: true });
-    this.log.info({ dirs: this.options.dirs, pods: this.byUid.size, addresses: this.claims.size }, 'CNI cache read');
+    this.log.info({ dirs: this.stateDirs, pods: this.byUid.size, addresses: this.claims.size }, 'CNI cache read');
   }
 
   async stop(): Promise<void> {
@@ -121,7 +130,7 @@ export class CniCacheWatcher extends EventEmitter {
   }
 
   get dirs(): readonly string[] {
-    return this.options.dirs;
+    return this.stateDirs;
   }
 
   /** Addresses this watcher claims right now. */
@@ -137,7 +146,7 @@ export class CniCacheWatcher extends EventEmitter {
   /** Re-reads every directory: picks up what events missed, drops records of files that are gone. */
   resync(): void {
     const seen = new Set<string>();
-    for (const dir of this.options.dirs) {
+    for (const dir of this.stateDirs) {
       // results/ and networks/ appear with the first pod of a fresh node: notice them at once.
       this.watch(dir, (name) => {
         if (name !== RESULTS_DIR && name !== NETWORKS_DIR) return;
@@ -259,7 +268,7 @@ export class CniCacheWatcher extends EventEmitter {
 
   /** Reads one file into its record; a missing file drops the record, a malformed one keeps the last good one. */
   private refreshFile(file: string): void {
-    const isResult = this.options.dirs.some((dir) => path.dirname(file) === path.join(dir, RESULTS_DIR));
+    const isResult = this.stateDirs.some((dir) => path.dirname(file) === path.join(dir, RESULTS_DIR));
     const records: Map<string, FileRecord<unknown>> = isResult ? this.results : this.reservations;
     let stat: fs.Stats;
     let text: string;
@@ -283,7 +292,7 @@ export class CniCacheWatcher extends EventEmitter {
       return;
     }
     if (this.warned.delete(file)) this.log.info({ file }, 'CNI file parses now');
-    records.set(file, { value: parsed.value, mtimeMs: stat.mtimeMs, size: stat.size });
+    records.set(file, { value: parsed.value, mtimeMs: stat.mtimeMs, size: stat.size, nodeName: this.nodeOfFile(file, isResult) });
   }
 
   /** Turns the records into claims and brings the map in line with them. */
@@ -307,11 +316,11 @@ export class CniCacheWatcher extends EventEmitter {
 
   private desiredClaims(): Map<string, Claim> {
     // Per sandbox: its pod (from the result file) and when its files were written.
-    const sandboxes = new Map<string, { facts: CniPodFacts | null; firstMs: number; lastMs: number; ips: Set<string> }>();
-    const sandbox = (containerId: string, mtimeMs: number) => {
+    const sandboxes = new Map<string, { facts: CniPodFacts | null; firstMs: number; lastMs: number; ips: Set<string>; nodeName: string }>();
+    const sandbox = (containerId: string, mtimeMs: number, nodeName: string) => {
       let entry = sandboxes.get(containerId);
       if (entry === undefined) {
-        entry = { facts: null, firstMs: mtimeMs, lastMs: mtimeMs, ips: new Set() };
+        entry = { facts: null, firstMs: mtimeMs, lastMs: mtimeMs, ips: new Set(), nodeName };
         sandboxes.set(containerId, entry);
       }
       entry.firstMs = Math.min(entry.firstMs, mtimeMs);
@@ -321,7 +330,7 @@ export class CniCacheWatcher extends EventEmitter {
     const byUid = new Map<string, CniPodFacts>();
     const byContainerId = new Map<string, CniPodFacts>();
     for (const [file, record] of this.results) {
-      const entry = sandbox(record.value.containerId, record.mtimeMs);
+      const entry = sandbox(record.value.containerId, record.mtimeMs, record.nodeName);
       const facts: CniPodFacts = { ...record.value, file, writtenAtMs: record.mtimeMs };
       if (entry.facts === null || facts.writtenAtMs >= entry.facts.writtenAtMs) entry.facts = facts;
       for (const ip of record.value.ips) entry.ips.add(ip);
@@ -329,7 +338,7 @@ export class CniCacheWatcher extends EventEmitter {
       const uid = facts.podUid;
       if (uid !== null && prefer(facts, byUid.get(uid))) byUid.set(uid, facts);
     }
-    for (const record of this.reservations.values()) sandbox(record.value.containerId, record.mtimeMs).ips.add(record.value.ip);
+    for (const record of this.reservations.values()) sandbox(record.value.containerId, record.mtimeMs, record.nodeName).ips.add(record.value.ip);
     this.byUid = byUid;
     this.byContainerId = byContainerId;
 
@@ -344,19 +353,37 @@ export class CniCacheWatcher extends EventEmitter {
     const claims = new Map<string, Claim>();
     for (const [ip, { containerId }] of winners) {
       const entry = sandboxes.get(containerId)!;
-      claims.set(ip, { owner: this.ownerOf(containerId, entry.facts), fromMs: entry.firstMs });
+      claims.set(ip, { owner: ownerOf(containerId, entry.facts, entry.nodeName), fromMs: entry.firstMs });
     }
     return claims;
   }
 
-  private ownerOf(containerId: string, facts: CniPodFacts | null): IpOwner {
-    const pod =
-      facts !== null && facts.namespace !== null && facts.name !== null && facts.podUid !== null
-        ? { namespace: facts.namespace, name: facts.name, uid: facts.podUid }
-        : null;
-    // Without the pod's UID (an IPAM reservation alone), the sandbox is the identity.
-    return { kind: 'pod', key: facts?.podUid ?? `sandbox/${containerId}`, pod, node: this.options.nodeName, service: null };
+  /** The node of the configured directory a file lies in (results/<file>, networks/<net>/<file>). */
+  private nodeOfFile(file: string, isResult: boolean): string {
+    const dir = isResult ? path.dirname(path.dirname(file)) : path.dirname(path.dirname(path.dirname(file)));
+    return this.nodeOfDir.get(dir) ?? this.options.nodeName;
   }
+}
+
+function ownerOf(containerId: string, facts: CniPodFacts | null, nodeName: string): IpOwner {
+  const pod =
+    facts !== null && facts.namespace !== null && facts.name !== null && facts.podUid !== null
+      ? { namespace: facts.namespace, name: facts.name, uid: facts.podUid }
+      : null;
+  // Without the pod's UID (an IPAM reservation alone), the sandbox is the identity.
+  return { kind: 'pod', key: facts?.podUid ?? `sandbox/${containerId}`, pod, node: nodeName, service: null };
+}
+
+/**
+ * A `--cni-cache-dir` value: `DIR`, this node's CNI state, or `NODE=DIR`, another
+ * node's (a copy taken there, or a lab node), whose pods are then named with that
+ * node and not counted as on this kernel. Node names are DNS-1123 subdomains
+ * (kubernetes.io/docs/concepts/overview/working-with-objects/names/), so a name
+ * before `=` followed by an absolute path is never mistaken for a plain path.
+ */
+export function parseCniCacheDirArgument(argument: string): { dir: string; nodeName: string | null } {
+  const match = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)=(\/.*)$/.exec(argument);
+  return match === null ? { dir: argument, nodeName: null } : { dir: match[3], nodeName: match[1] };
 }
 
 /**

@@ -48,7 +48,7 @@ export function registerAgentCommand(program: Command): void {
         .choices(['control', 'headers'])
         .default('control'),
     )
-    .option('--cni-cache-dir <dir>', 'CNI state directory (may repeat)', collect, [])
+    .option('--cni-cache-dir <dir>', "CNI state directory (may repeat; default /var/lib/cni); NODE=DIR for another node's copy", collect, [])
     .option('--kubeconfig <path>', 'kubeconfig file (in-cluster config is detected)')
     .addOption(new Option('--watch-scope <scope>', 'pods to watch').choices(['node', 'cluster']))
     .option('--pmtu-targets <ips>', 'addresses to measure path MTU to, comma-separated')

@@ -116,6 +116,21 @@ describe('attribution from the CNI cache in the lab', { skip }, () => {
     const forA = agent.findings.filter((f) => isReset(f) && f.src.pod?.uid === podA.uid);
     assert.equal(forA.every((f) => Date.parse(f.time) <= Date.parse(first.lastSeen)), true, 'nothing after the reuse was given to pod A');
   });
+  test("another node's CNI copy (NODE=DIR) names the remote gateway pod with its own node", async () => {
+    const nodeB = await lab.addNode('node-b', { underlayIp: '10.210.0.12', podCidr: '10.244.2.0/24' });
+    const remote = await lab.addPod(nodeB, { namespace: 'default', name: 'details-0', ip: '10.244.2.40' });
+    const agentB = await AgentProcess.startInLab(lab, nodeB, [
+      '--node-name', 'node-b', '--listen', '127.0.0.1:7070', '--cni-cache-dir', lab.cniDir(nodeB), '--cni-cache-dir', `node-a=${lab.cniDir(node)}`,
+    ]);
+    const { stdout } = await lab.exec(gateway, [process.execPath, '-e', clientScript(remote.ip, 9996, null)]);
+    assert.equal(stdout.trim(), 'ECONNREFUSED');
+    const finding = await agentB.waitFor((f) => isReset(f) && f.src.ip === remote.ip && f.src.port === 9996);
+    assert.ok(isReset(finding));
+    assert.deepEqual([finding.src.pod?.name, finding.src.node], ['details-0', 'node-b']);
+    assert.deepEqual(finding.dst.pod, { namespace: 'istio-system', name: 'gateway-0', uid: gateway.uid, container: null });
+    assert.equal(finding.dst.node, 'node-a', "the copy's node, not the agent's");
+    agentB.child.kill('SIGTERM');
+  });
 });
 
 describe('attribution from the Kubernetes API alone in the lab', { skip }, () => {

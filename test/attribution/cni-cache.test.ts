@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import pino from 'pino';
-import { CniCacheWatcher } from '../../src/attribution/cni-cache';
+import { CniCacheWatcher, parseCniCacheDirArgument } from '../../src/attribution/cni-cache';
 import { IpOwnershipMap } from '../../src/attribution/ip-map';
 import { eventually, podCniFiles, removeCniFiles, writeCniFiles } from './cni-fixtures';
 
@@ -38,10 +38,10 @@ describe('CniCacheWatcher with real files', () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
-  function startWatcher(options: { dirs?: string[]; resyncMs?: number } = {}) {
+  function startWatcher(options: { dirs?: string[]; resyncMs?: number; nodeOfDir?: Map<string, string> } = {}) {
     const ipMap = new IpOwnershipMap({ leadMs: 0 });
     const logger = recordingLogger();
-    watcher = new CniCacheWatcher({ dirs: options.dirs ?? [dir], nodeName: 'node-a', ipMap, log: logger.log, resyncMs: options.resyncMs ?? 3_600_000 });
+    watcher = new CniCacheWatcher({ dirs: options.dirs ?? [dir], nodeName: 'node-a', nodeOfDir: options.nodeOfDir, ipMap, log: logger.log, resyncMs: options.resyncMs ?? 3_600_000 });
     return { ipMap, lines: logger.lines, started: watcher.start(controller.signal), watcher };
   }
 
@@ -205,6 +205,16 @@ describe('CniCacheWatcher with real files', () => {
     await eventually(() => ipMap.lookup('10.244.1.87', Date.now())?.pod?.name === 'after-0', 3_000, 'the pod in the new results/');
   });
 
+  it("another node's directory (NODE=DIR) names its pods with that node", async () => {
+    const other = path.join(root, 'node-b-cni');
+    writeCniFiles(other, podCniFiles({ name: 'remote-0', ip: '10.244.2.20' }));
+    writeCniFiles(dir, podCniFiles({ name: 'local-0', ip: '10.244.1.21' }));
+    const { ipMap, started } = startWatcher({ dirs: [dir, `${other}/`], nodeOfDir: new Map([[other, 'node-b']]) });
+    await started;
+    assert.equal(ipMap.lookup('10.244.2.20', Date.now())?.node, 'node-b');
+    assert.equal(ipMap.lookup('10.244.1.21', Date.now())?.node, 'node-a');
+  });
+
   it('the resync alone (no inotify event) drops records of files that are gone', async () => {
     const files = podCniFiles({ name: 'gone-0', ip: '10.244.1.90' });
     writeCniFiles(dir, files);
@@ -215,5 +225,16 @@ describe('CniCacheWatcher with real files', () => {
     assert.equal(ipMap.lookup('10.244.1.90', Date.now())?.pod?.name, 'gone-0');
     cni.resync();
     assert.equal(ipMap.lookup('10.244.1.90', Date.now()), null);
+  });
+});
+
+describe('--cni-cache-dir values', () => {
+  it('DIR is this node; NODE=/abs/dir is another node; anything else is a plain path', () => {
+    assert.deepEqual(parseCniCacheDirArgument('/var/lib/cni'), { dir: '/var/lib/cni', nodeName: null });
+    assert.deepEqual(parseCniCacheDirArgument('node-b=/tmp/lab/cni/node-b'), { dir: '/tmp/lab/cni/node-b', nodeName: 'node-b' });
+    assert.deepEqual(parseCniCacheDirArgument('ip-10-0-1-5.ec2.internal=/copies/cni'), { dir: '/copies/cni', nodeName: 'ip-10-0-1-5.ec2.internal' });
+    assert.deepEqual(parseCniCacheDirArgument('relative=dir'), { dir: 'relative=dir', nodeName: null });
+    assert.deepEqual(parseCniCacheDirArgument('/odd/path=/x'), { dir: '/odd/path=/x', nodeName: null });
+    assert.deepEqual(parseCniCacheDirArgument('Node_B=/x'), { dir: 'Node_B=/x', nodeName: null });
   });
 });
