@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { IpOwnershipMap } from '../attribution/ip-map';
 import { claimIpMapEntries, loadIpMapFile } from '../attribution/ip-map-file';
 import { analyzeCaptureFile, type CaptureAnalysisResult } from '../analyze/capture-analysis';
+import { claimCniCacheDir } from '../analyze/cni-snapshot';
 import { formatFindingsTable } from '../analyze/findings-table';
 import { OfflineAttributor } from '../analyze/offline-attributor';
 import { ProgressBar } from '../analyze/progress-bar';
@@ -26,7 +27,7 @@ export function registerAnalyzeCommand(program: Command): void {
     .description('diagnose the TCP resets in pcap/pcapng capture files (gzip too), offline')
     .argument('<files...>', 'capture files written by tcpdump -w, dumpcap, Wireshark (.pcap, .pcapng, optionally .gz)');
   addSharedOptions(command)
-    .option('--cni-cache-dir <dir>', 'a node\'s CNI state directory, to name pods (may repeat)', collect, [])
+    .option('--cni-cache-dir <dir>', 'a node\'s CNI state directory (or NODE=DIR for a copy of it), to name pods (may repeat)', collect, [])
     .option('--ip-map <file>', 'CSV (ip,namespace,pod,node) or JSON file naming who owned which address')
     .option('--kubeconfig <path>', 'kubeconfig of the cluster the capture was taken in, to name pods, nodes and services')
     .action(async (files: string[], flags: AnalyzeFlags) => {
@@ -37,8 +38,12 @@ export function registerAnalyzeCommand(program: Command): void {
 async function runAnalyze(files: string[], flags: AnalyzeFlags): Promise<void> {
   const ipMap = new IpOwnershipMap({ retentionMs: Number.POSITIVE_INFINITY });
   if (flags.ipMap !== undefined) claimIpMapEntries(ipMap, loadIpMapFile(flags.ipMap));
-  if (flags.cniCacheDir.length > 0 || flags.kubeconfig !== undefined) {
-    throw new UsageError('--cni-cache-dir and --kubeconfig are not available for analyze in this build; name pods with --ip-map FILE instead');
+  for (const dir of flags.cniCacheDir) {
+    const { skipped } = claimCniCacheDir(ipMap, dir);
+    if (skipped.length > 0) process.stderr.write(`rstprobe: --cni-cache-dir ${dir}: ${skipped.length} result files without a pod skipped (first: ${skipped[0]})\n`);
+  }
+  if (flags.kubeconfig !== undefined) {
+    throw new UsageError('--kubeconfig is not available for analyze yet; name pods with --cni-cache-dir DIR or --ip-map FILE instead');
   }
   const attributor = new OfflineAttributor(ipMap);
   const results: CaptureAnalysisResult[] = [];
