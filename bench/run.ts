@@ -1,3 +1,4 @@
+import { reportAggregatorBench } from './aggregator';
 import { runAttributionBench } from './attribution';
 import { runBackgroundCost } from './background-cost';
 import { reportClusterMap } from './cluster-map';
@@ -73,6 +74,11 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'cluster-map') {
     // Issue 3: 150,000 pods and 5,000 nodes; watcher RSS ≤ 250 MB, ≤ 5 µs per (ip, time) lookup (bench/cluster-map.ts).
     await reportClusterMap(check);
+  }
+
+  if (only === undefined || only === 'aggregator') {
+    // Issue 6: 1,000 agents × 10 findings/s for 30 s, all ingested, p99 ack ≤ 100 ms, RSS ≤ 500 MB; lab RST → API p50/p99 (bench/aggregator.ts).
+    await reportAggregatorBench(check);
   }
 
   console.log(`\n${verdicts.join('\n')}`);
