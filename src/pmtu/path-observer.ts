@@ -13,7 +13,9 @@
  * Every table is bounded; the oldest entry goes first.
  */
 import type { PacketObservation } from '../capture/observation';
-import { TcpFlag } from '../decode/types';
+import { TcpFlag, type QuotedPacket } from '../decode/types';
+import { UDP_PROBE_BASE_PORT } from './probe-packet';
+import { DEFAULT_MAX_PROBES } from './path-prober';
 
 interface TooBigSeen {
   mtuBytes: number | null;
@@ -62,6 +64,7 @@ export class PathObserver {
     const { packet, timeMs } = observation;
     const icmp = packet.icmp;
     if (icmp !== null && (icmp.kind === 'frag-needed' || icmp.kind === 'packet-too-big') && icmp.quoted !== null) {
+      if (isProbe(icmp.quoted)) return; // answers to our own probes are not evidence from traffic
       const destination = icmp.quoted.ip.dst;
       const seen = this.tooBig.get(destination);
       if (seen !== undefined) this.tooBig.delete(destination);
@@ -117,4 +120,10 @@ function remember<V>(map: Map<string, V>, key: string, value: V, maxEntries: num
     const oldest = map.keys().next().value;
     if (oldest !== undefined) map.delete(oldest);
   }
+}
+
+/** An ICMP error about a path-MTU probe (ours or another prober's): echo requests, or UDP to the probe ports. */
+function isProbe(quoted: QuotedPacket): boolean {
+  if (quoted.echo !== null) return true;
+  return quoted.udp !== null && quoted.udp.dstPort >= UDP_PROBE_BASE_PORT && quoted.udp.dstPort < UDP_PROBE_BASE_PORT + DEFAULT_MAX_PROBES;
 }

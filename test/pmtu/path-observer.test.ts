@@ -4,7 +4,7 @@ import { decodeFrame } from '../../src/decode/decode';
 import { LinkType } from '../../src/decode/types';
 import { PathObserver } from '../../src/pmtu/path-observer';
 import { tcpObservation } from '../support/observations';
-import { buildIcmpFragNeeded, buildTcp } from '../support/packet-builder';
+import { buildIcmpEcho, buildIcmpFragNeeded, buildTcp } from '../support/packet-builder';
 
 describe('passive path evidence from the capture', () => {
   it('attaches a SYN MSS the path cannot carry, with the MSS to clamp to', () => {
@@ -25,6 +25,15 @@ describe('passive path evidence from the capture', () => {
     observer.observe({ timeMs: 1, ifindex: 2, pktType: 0, packet: decoded.packet });
     observer.observe({ timeMs: 2, ifindex: 2, pktType: 0, packet: decoded.packet });
     assert.deepEqual(observer.evidenceFor('10.244.2.20', 1400, 4), ['capture: 2 ICMP fragmentation-needed errors from 10.210.0.1 for packets to 10.244.2.20, announcing MTU 1400']);
+  });
+
+  it('does not count the errors its own probes draw (quoted echo requests, UDP to the probe ports)', () => {
+    const observer = new PathObserver();
+    const probe = buildIcmpEcho({ link: 'raw', src: '10.210.0.11', dst: '10.244.2.20', id: 7, seq: 1, payload: new Uint8Array(1472) });
+    const decoded = decodeFrame(LinkType.RAW, buildIcmpFragNeeded({ link: 'raw', src: '10.210.0.1', dst: '10.210.0.11', mtu: 1400, quoted: probe }));
+    assert.ok(decoded.ok);
+    observer.observe({ timeMs: 1, ifindex: 2, pktType: 0, packet: decoded.packet });
+    assert.deepEqual(observer.evidenceFor('10.244.2.20', 1400, 4), []);
   });
 
   it('learns the peers of the local gateways from their SYNs, and nobody else\'s', () => {
