@@ -89,6 +89,8 @@ export class Demo {
   private nginxErrorLog = '';
   private nginxLogOffset = 0;
   private stopping: Promise<void> | null = null;
+  /** Set once the user asked to stop: children dying then is expected, not news. */
+  private quiet = false;
 
   constructor(private readonly options: DemoOptions) {}
 
@@ -96,6 +98,7 @@ export class Demo {
   async start(signal: AbortSignal): Promise<ScenarioResult[]> {
     const say = this.options.say;
     let results: ScenarioResult[] = [];
+    signal.addEventListener('abort', () => (this.quiet = true), { once: true });
     try {
       const swept = await Lab.sweepStale(DEMO_LAB_PREFIX);
       if (swept.length > 0) say(`removed ${swept.length} namespaces left by an earlier demo that did not exit cleanly`);
@@ -120,6 +123,7 @@ export class Demo {
 
   /** Stops the agent gracefully (it removes its tracefs instance), then the lab. Idempotent. */
   async stop(): Promise<void> {
+    this.quiet = true;
     this.stopping ??= (async () => {
       await this.relay?.stop();
       const agent = this.agent;
@@ -191,7 +195,7 @@ export class Demo {
     fs.writeFileSync(path.join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, GATEWAY_LISTEN, routes));
     const nginx = lab.spawn(pods.gateway, 'nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf'), '-e', this.nginxErrorLog]);
     nginx.once('exit', (code) => {
-      if (this.stopping === null) this.options.say(`nginx gateway exited (${code ?? 'signal'}): ${readTail(this.nginxErrorLog)}`);
+      if (this.stopping === null && !this.quiet) this.options.say(`nginx gateway exited (${code ?? 'signal'}): ${readTail(this.nginxErrorLog)}`);
     });
     await this.waitForGateway(pods.gateway);
     this.options.say(`nginx gateway on ${PODS.gateway.ip} (${GATEWAY_LISTEN} in its pod); upstream servers running`);
@@ -227,9 +231,13 @@ export class Demo {
       `${AGENT_LISTEN.host}:${AGENT_LISTEN.port}`,
       '--cni-cache-dir',
       lab.cniDir(node),
-      ...this.otherCniDirs(node).flatMap((dir) => ['--cni-cache-dir', dir]),
+      // NODE=DIR: the other node's pods are named with their own node, as an aggregator would.
+      ...this.otherCniDirs(node).flatMap((dir) => ['--cni-cache-dir', `${path.basename(dir)}=${dir}`]),
       '--pmtu-targets',
       UPSTREAM_NODE.underlayIp,
+      // The first measurement runs 2 s after start; then again each pass or so.
+      '--pmtu-interval',
+      '30',
       '--log-level',
       this.options.agentLogLevel ?? 'info',
     ];
@@ -261,7 +269,7 @@ export class Demo {
       throw new DemoError(`the agent did not start in the lab: ${lastLines(this.agentStderrTail, 3)}`, { cause: err });
     }
     agent.once('exit', (code, signal) => {
-      if (this.stopping === null) this.options.say(`the agent exited (${code ?? signal}): ${lastLines(this.agentStderrTail, 3)}`);
+      if (this.stopping === null && !this.quiet) this.options.say(`the agent exited (${code ?? signal}): ${lastLines(this.agentStderrTail, 3)}`);
     });
   }
 
