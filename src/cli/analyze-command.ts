@@ -36,6 +36,11 @@ export function registerAnalyzeCommand(program: Command): void {
 }
 
 async function runAnalyze(files: string[], flags: AnalyzeFlags): Promise<void> {
+  // `rstprobe analyze big.pcap | head`: a closed pipe ends the output quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const ipMap = new IpOwnershipMap({ retentionMs: Number.POSITIVE_INFINITY });
   if (flags.ipMap !== undefined) claimIpMapEntries(ipMap, loadIpMapFile(flags.ipMap));
   for (const dir of flags.cniCacheDir) {
