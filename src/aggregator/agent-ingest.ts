@@ -19,6 +19,14 @@ import { authorizeRequest, type Authenticator } from './auth';
 import type { AgentDirectory } from './agent-directory';
 import type { FindingStore, StoredChange } from './store';
 
+/** A findings or evidence message waiting for the next group commit. */
+interface PendingWrite {
+  socket: WebSocket;
+  session: AgentSession;
+  message: FindingsMessage | EvidenceMessage;
+  receivedMs: number;
+}
+
 /** An agent that said hello. */
 export interface AgentSession {
   agentId: string;
@@ -61,6 +69,7 @@ export class AgentIngest {
   private readonly idleTimeoutMs: number;
   private readonly helloTimeoutMs: number;
   private timer: NodeJS.Timeout | null = null;
+  private pendingWrites: PendingWrite[] = [];
   /** Whether each socket answered the last ping. */
   private readonly answeredPing = new WeakMap<WebSocket, boolean>();
 
@@ -144,35 +153,54 @@ export class AgentIngest {
         session = this.welcome(socket, message, log);
         return;
       }
-      try {
-        switch (message.type) {
-          case 'hello':
-            this.refuse(socket, CloseCode.badMessage, 'hello-again', 'hello was already received on this connection');
-            return;
-          case 'findings':
-            this.ingestFindings(socket, session, message);
-            return;
-          case 'evidence':
-            this.ingestEvidence(socket, session, message);
-            return;
-          case 'heartbeat':
+      switch (message.type) {
+        case 'hello':
+          this.refuse(socket, CloseCode.badMessage, 'hello-again', 'hello was already received on this connection');
+          return;
+        case 'findings':
+        case 'evidence':
+          this.queueWrite({ socket, session, message, receivedMs: lastMessageMs });
+          return;
+        case 'heartbeat':
             this.options.agents.setKernelEvents(session.node, message.kernelEvents);
             session.kernelEvents = message.kernelEvents;
             if (message.droppedFindings > session.droppedFindings) {
               this.options.metrics.findingsDropped.inc({ reason: 'agent' }, message.droppedFindings - session.droppedFindings);
             }
-            session.droppedFindings = message.droppedFindings;
-            return;
-        }
-      } catch (err) {
-        if (!(err instanceof StoreError)) throw err;
-        // Not acked: the agent keeps the items and resends them after reconnecting.
-        log.error({ err }, 'cannot store what the agent sent');
+          session.droppedFindings = message.droppedFindings;
+          return;
+      }
+    });
+  }
+
+  /** Queues a write; all writes of one event-loop turn are committed together, then acked. */
+  private queueWrite(write: PendingWrite): void {
+    this.pendingWrites.push(write);
+    if (this.pendingWrites.length === 1) setImmediate(() => this.commitWrites());
+  }
+
+  private commitWrites(): void {
+    const writes = this.pendingWrites;
+    this.pendingWrites = [];
+    let acks: Array<() => void>;
+    try {
+      acks = this.options.store.batch(() =>
+        writes.map((write) => (write.message.type === 'findings' ? this.ingestFindings(write, write.message) : this.ingestEvidence(write, write.message))),
+      );
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      // Not acked: the agents keep the items and resend them after reconnecting.
+      this.options.log.error({ err }, 'cannot store what the agents sent');
+      for (const { socket } of writes) {
+        if (socket.readyState !== socket.OPEN) continue;
         this.options.metrics.rejectedMessages.inc({ reason: 'store-error' });
         send(socket, { type: 'error', code: 'store', message: 'the aggregator cannot write its database; items stay unacked' });
         socket.close(1011, 'store error');
       }
-    });
+      return;
+    }
+    // Ack only once the transaction is committed: the items are then in the WAL.
+    for (const ack of acks) ack();
   }
 
   private welcome(socket: WebSocket, hello: HelloMessage, log: Logger): AgentSession | null {
@@ -205,31 +233,35 @@ export class AgentIngest {
     return session;
   }
 
-  private ingestFindings(socket: WebSocket, session: AgentSession, message: FindingsMessage): void {
-    const receivedMs = Date.now();
+  /** Stores a batch inside the open transaction; returns what to do once it is committed. */
+  private ingestFindings({ socket, session, receivedMs }: PendingWrite, message: FindingsMessage): () => void {
     const result = this.options.store.ingest(session.agentId, message.items, receivedMs);
-    // Ack only once the transaction is committed: the items are then in the WAL.
-    send(socket, { type: 'ack', seq: result.lastSeq });
-    const { metrics } = this.options;
-    if (result.duplicates > 0) metrics.ingestedItems.inc({ kind: 'duplicate' }, result.duplicates);
-    for (const { finding, update } of result.changed) {
-      metrics.ingestedItems.inc({ kind: update ? 'update' : 'finding' });
-      const lagMs = receivedMs - Date.parse(finding.lastSeen);
-      if (Number.isFinite(lagMs)) metrics.ingestLag.observe(Math.max(0, lagMs) / 1000);
-    }
-    if (result.changed.length > 0) this.options.onStored(session, result.changed);
+    return () => {
+      send(socket, { type: 'ack', seq: result.lastSeq });
+      const { metrics } = this.options;
+      if (result.duplicates > 0) metrics.ingestedItems.inc({ kind: 'duplicate' }, result.duplicates);
+      const nowMs = Date.now();
+      for (const { finding, update } of result.changed) {
+        metrics.ingestedItems.inc({ kind: update ? 'update' : 'finding' });
+        const lagMs = nowMs - Date.parse(finding.lastSeen);
+        if (Number.isFinite(lagMs)) metrics.ingestLag.observe(Math.max(0, lagMs) / 1000);
+      }
+      if (result.changed.length > 0) this.options.onStored(session, result.changed);
+    };
   }
 
-  private ingestEvidence(socket: WebSocket, session: AgentSession, message: EvidenceMessage): void {
+  private ingestEvidence({ socket, session, receivedMs }: PendingWrite, message: EvidenceMessage): () => void {
     const pcapng = Buffer.from(message.pcapng, 'base64');
     if (pcapng.length !== message.bytes) {
-      this.refuse(socket, CloseCode.badMessage, 'invalid', `evidence says ${message.bytes} bytes but carries ${pcapng.length}`);
-      return;
+      return () => this.refuse(socket, CloseCode.badMessage, 'invalid', `evidence says ${message.bytes} bytes but carries ${pcapng.length}`);
     }
-    const stored = this.options.store.ingestEvidence(session.agentId, message.seq, message.findingId, pcapng);
-    send(socket, { type: 'ack', seq: this.options.store.lastSeq(session.agentId) });
-    this.options.metrics.ingestedItems.inc({ kind: stored ? 'evidence' : 'duplicate' });
-    if (stored) this.options.onEvidence?.(message.findingId);
+    const stored = this.options.store.ingestEvidence(session.agentId, message.seq, message.findingId, pcapng, receivedMs);
+    const lastSeq = this.options.store.lastSeq(session.agentId);
+    return () => {
+      send(socket, { type: 'ack', seq: lastSeq });
+      this.options.metrics.ingestedItems.inc({ kind: stored ? 'evidence' : 'duplicate' });
+      if (stored) this.options.onEvidence?.(message.findingId);
+    };
   }
 
   /** Sends a protocol error, then closes with a 4xxx code; the peer's other messages are ignored. */
