@@ -20,7 +20,7 @@ export function endpointDetail(endpoint) {
   const parts = [];
   if (endpoint.pod || (endpoint.kind === 'node' && endpoint.node)) parts.push(socketText(endpoint.ip, endpoint.port));
   else if (endpoint.kind !== 'external') parts.push(endpoint.kind);
-  if (endpoint.process) parts.push(`${endpoint.process.comm} (pid ${endpoint.process.pid})`);
+  if (endpoint.process) parts.push(`process ${endpoint.process.comm} (pid ${endpoint.process.pid})`);
   return parts.join(' · ');
 }
 

@@ -30,7 +30,7 @@ function cellState(finding) {
 function PairDetails({ finding, nowMs }) {
   return html`
     <section class="pair-details" aria-live="polite" aria-label="Selected path">
-      <h3>${finding.from.node} (${finding.from.ip}) → ${targetName(finding)} (${finding.to.ip})</h3>
+      <h3>${finding.from.node} (${finding.from.ip}) → ${targetName(finding)}${targetName(finding) === finding.to.ip ? '' : ` (${finding.to.ip})`}</h3>
       <p class="advice">${finding.advice || 'No advice: the path carries full-size packets.'}</p>
       <dl class="facts">
         <dt>Path MTU</dt><dd>${finding.pmtu} bytes</dd>
