@@ -91,13 +91,14 @@ export class CrossNodeVerdicts {
     if (update) return decisions;
     const attributed = this.attribute(finding);
     if (attributed !== null) decisions.push(attributed);
-    if (finding.sentBy === 'endpoint') return decisions;
+    // Even a receiver that judged `endpoint` from the TTL gains the sender's kernel reason.
     const sender = this.findSender(finding, timeMs);
     if (sender !== null) {
       decisions.push(confirm(finding, sender.finding));
       return decisions;
     }
     this.rememberReceiver({ finding, timeMs, confirmed: false });
+    if (finding.sentBy === 'endpoint') return decisions;
     const senderNode = finding.src.node ?? this.agents.hostOf(finding.src.ip) ?? this.podNode(finding.src.ip, timeMs);
     if (senderNode !== null && senderNode !== finding.node && finding.sentBy === 'unknown') {
       if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
