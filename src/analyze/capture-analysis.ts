@@ -87,7 +87,7 @@ export async function analyzeCaptureFile(path: string, options: CaptureAnalysisO
   };
   const coalesce = options.coalesce ?? true;
   const coalescer = new SegmentCoalescer((linkType, bytes, timeMs) => analyse(linkType, bytes, timeMs, false));
-  const segment: PlainSegmentInfo = { key: 0, direction: 0, sameness: 0, ttl: 0, ttlIndex: 0, hasPayload: false };
+  const segment: PlainSegmentInfo = { key: 0, check: 0, direction: 0, sameness: 0, ttl: 0, ttlIndex: 0, hasPayload: false };
 
   const onPacket = (packet: CapturedPacket): void => {
     const timeMs = packet.timeMs;
@@ -98,9 +98,9 @@ export async function analyzeCaptureFile(path: string, options: CaptureAnalysisO
     const kind = readSegment(packet.linkType, buffer, offset, offset + capturedBytes, segment);
     if (kind !== SegmentKind.OTHER) counts.tcpPackets++;
     if (kind === SegmentKind.PLAIN && coalesce) {
-      coalescer.plain(packet.linkType, buffer, offset, capturedBytes, timeMs, segment);
+      coalescer.plain(packet, segment);
     } else {
-      if (kind === SegmentKind.CONTROL) coalescer.control(segment.key, timeMs);
+      if (kind === SegmentKind.CONTROL) coalescer.control(segment, timeMs);
       analyse(packet.linkType, packet.bytes, timeMs, true);
     }
     if (nowMs - lastTickMs >= TICK_MS) {

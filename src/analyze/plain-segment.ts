@@ -9,8 +9,10 @@ import { LinkType } from '../decode/types';
  * (SegmentCoalescer). Anything else is decoded in full.
  */
 export interface PlainSegmentInfo {
-  /** Key of the connection, the same for both directions. */
+  /** Key of the connection, the same for both directions (a 32-bit hash, a small integer for the Map). */
   key: number;
+  /** A second, independent 32-bit hash of the connection, to tell two connections with one `key` apart. */
+  check: number;
   /** 0 when the source is the connection's lower endpoint, 1 otherwise. */
   direction: 0 | 1;
   /** What tells one packet from a second copy of it seen on another interface. */
@@ -60,22 +62,24 @@ export function ipOffsetOf(linkType: LinkType, bytes: Uint8Array, start: number,
   return etherType === ETHERTYPE_IPV4 || etherType === ETHERTYPE_IPV6 ? at : -1;
 }
 
-const u32 = (bytes: Uint8Array, at: number): number => ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+/** A big-endian 32-bit word as a signed integer: V8 keeps those unboxed (Smi), where values above 2^31 would be allocated. */
+const i32 = (bytes: Uint8Array, at: number): number => (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
 
 /**
- * 53-bit key of (lower endpoint, higher endpoint): addresses (1 or 4 words each)
- * and the port pair, mixed in two independent 32-bit lanes (FNV-style and
- * murmur-style multipliers).
+ * Two independent 32-bit hashes of (lower endpoint, higher endpoint): addresses
+ * (1 or 4 words each) and the port pair, mixed FNV-style and murmur-style, into
+ * `info.key` and `info.check`.
  */
-function endpointsKey(bytes: Uint8Array, srcAt: number, dstAt: number, addressWords: number, ports: number): number {
-  let lane1 = 0x811c9dc5;
+function hashEndpoints(bytes: Uint8Array, lowAt: number, highAt: number, addressWords: number, ports: number, info: PlainSegmentInfo): void {
+  let lane1 = 0x811c9dc5 | 0;
   let lane2 = 0x01000193;
   for (let index = 0; index < 2 * addressWords + 1; index++) {
-    const word = index < addressWords ? u32(bytes, srcAt + index * 4) : index < 2 * addressWords ? u32(bytes, dstAt + (index - addressWords) * 4) : ports;
+    const word = index < addressWords ? i32(bytes, lowAt + index * 4) : index < 2 * addressWords ? i32(bytes, highAt + (index - addressWords) * 4) : ports;
     lane1 = Math.imul(lane1 ^ word, 0x01000193) ^ (lane1 >>> 13);
     lane2 = Math.imul(lane2 ^ word, 0x5bd1e995) ^ (lane2 >>> 15);
   }
-  return (lane1 >>> 0) * 0x200000 + ((lane2 >>> 0) & 0x1fffff);
+  info.key = lane1 | 0;
+  info.check = lane2 | 0;
 }
 
 export const SegmentKind = {
@@ -90,9 +94,10 @@ export type SegmentKind = (typeof SegmentKind)[keyof typeof SegmentKind];
 
 /** Whether the source endpoint sorts after the destination (addresses word by word, then ports). */
 function sourceIsHigher(bytes: Uint8Array, srcAt: number, dstAt: number, addressWords: number, ports: number): boolean {
+  // Any fixed order will do (both directions must pick the same endpoint first): signed words compare cheapest.
   for (let word = 0; word < addressWords; word++) {
-    const src = u32(bytes, srcAt + word * 4);
-    const dst = u32(bytes, dstAt + word * 4);
+    const src = i32(bytes, srcAt + word * 4);
+    const dst = i32(bytes, dstAt + word * 4);
     if (src !== dst) return src > dst;
   }
   return ports >>> 16 > (ports & 0xffff);
@@ -130,19 +135,19 @@ export function readSegment(linkType: LinkType, bytes: Uint8Array, start: number
     return SegmentKind.OTHER;
   }
   if (tcp + 20 > end) return SegmentKind.OTHER;
-  const ports = u32(bytes, tcp);
+  const ports = i32(bytes, tcp);
   const dstAt = srcAt + addressWords * 4;
   if (sourceIsHigher(bytes, srcAt, dstAt, addressWords, ports)) {
     info.direction = 1;
-    info.key = endpointsKey(bytes, dstAt, srcAt, addressWords, ((ports & 0xffff) * 0x10000 + (ports >>> 16)) >>> 0);
+    hashEndpoints(bytes, dstAt, srcAt, addressWords, ((ports & 0xffff) << 16) | (ports >>> 16), info);
   } else {
     info.direction = 0;
-    info.key = endpointsKey(bytes, srcAt, dstAt, addressWords, ports);
+    hashEndpoints(bytes, srcAt, dstAt, addressWords, ports, info);
   }
   if ((bytes[tcp + 13] & CONTROL_FLAGS) !== 0) return SegmentKind.CONTROL;
   // Sequence and acknowledgment numbers, flags and window, and the IPv4 ID: equal in every copy of one packet.
   const ipId = version === 4 ? (bytes[ip + 4] << 8) | bytes[ip + 5] : 0;
-  info.sameness = (u32(bytes, tcp + 4) ^ Math.imul(u32(bytes, tcp + 8), 0x9e3779b1) ^ (u32(bytes, tcp + 12) + ipId * 0x10000)) >>> 0;
+  info.sameness = i32(bytes, tcp + 4) ^ Math.imul(i32(bytes, tcp + 8), 0x9e3779b1 | 0) ^ i32(bytes, tcp + 12) ^ (ipId << 8);
   info.ttl = bytes[ip + (version === 4 ? 8 : 7)];
   info.hasPayload = payloadBytes - (bytes[tcp + 12] >> 4) * 4 > 0;
   return SegmentKind.PLAIN;

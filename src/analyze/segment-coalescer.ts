@@ -1,3 +1,4 @@
+import type { CapturedPacket } from '../capture-file/types';
 import type { LinkType } from '../decode/types';
 import { QUIET_GAP_MS } from '../flows/flow-table';
 import type { PlainSegmentInfo } from './plain-segment';
@@ -45,6 +46,8 @@ interface HeldFrame {
 }
 
 interface Connection {
+  /** PlainSegmentInfo.check of the connection: a different connection with the same key is not coalesced. */
+  check: number;
   /** Latest segment of the connection, held or decoded. */
   lastMs: number;
   /** Latest segment of the connection decoded. */
@@ -81,13 +84,21 @@ export class SegmentCoalescer {
     private readonly maxConnections = 50_000,
   ) {}
 
-  /** A plain segment at buffer[start, start + length): held, or decoded at once when it starts a burst. */
-  plain(linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number, info: PlainSegmentInfo): void {
+  /** A plain segment: held, or decoded at once when it starts a burst. */
+  plain(packet: CapturedPacket, info: PlainSegmentInfo): void {
     this.seen++;
+    // Fields read here, not passed as arguments: a double argument would be boxed on every call.
+    const { linkType, buffer, offset: start, capturedBytes: length, timeMs } = packet;
     let connection = this.connections.get(info.key);
+    if (connection !== undefined && connection.check !== info.check) {
+      this.delivered++; // two connections share the key (a 2^-32 chance): decode this one in full
+      this.deliver(linkType, buffer.subarray(start, start + length), timeMs);
+      return;
+    }
     if (connection === undefined) {
       if (this.connections.size >= this.maxConnections) this.dropOldest();
-      connection = this.free.pop() ?? { lastMs: 0, lastDeliveredMs: 0, oldestHeldMs: Infinity, frames: [newFrame(), newFrame(), newFrame(), newFrame()] };
+      connection = this.free.pop() ?? { check: 0, lastMs: 0, lastDeliveredMs: 0, oldestHeldMs: Infinity, frames: [newFrame(), newFrame(), newFrame(), newFrame()] };
+      connection.check = info.check;
       connection.lastMs = timeMs;
       connection.oldestHeldMs = Infinity;
       this.connections.set(info.key, connection);
@@ -142,9 +153,9 @@ export class SegmentCoalescer {
   }
 
   /** Before a SYN, FIN or RST of the connection is decoded: what is held for it, oldest first. */
-  control(key: number, timeMs: number): void {
-    const connection = this.connections.get(key);
-    if (connection === undefined) return;
+  control(info: PlainSegmentInfo, timeMs: number): void {
+    const connection = this.connections.get(info.key);
+    if (connection === undefined || connection.check !== info.check) return;
     this.release(connection);
     if (timeMs > connection.lastMs) connection.lastMs = timeMs;
     if (timeMs > connection.lastDeliveredMs) connection.lastDeliveredMs = timeMs;

@@ -13,6 +13,10 @@ export const PCAP_MAGIC_NANOS = 0xa1b23c4d;
 export const PCAP_FILE_HEADER_BYTES = 24;
 const RECORD_HEADER_BYTES = 16;
 
+/** Unsigned 32-bit reads without Buffer's argument checks (the loop checks bounds once per record). */
+const le32 = (buf: Buffer, at: number): number => (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000;
+const be32 = (buf: Buffer, at: number): number => buf[at] * 0x1000000 + ((buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]);
+
 export interface PcapFileHeader {
   littleEndian: boolean;
   nanos: boolean;
@@ -64,7 +68,7 @@ export class PcapRecordParser implements RecordParser {
     const packet = this.packet;
     let pos = start;
     while (end - pos >= RECORD_HEADER_BYTES) {
-      const caplen = little ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
+      const caplen = little ? le32(buf, pos + 8) : be32(buf, pos + 8);
       if (caplen > this.maxCaplen) {
         const limit = caplen > MAX_CAPLEN_BYTES ? `the ${MAX_CAPLEN_BYTES}-byte limit` : `the file's snap length ${this.header.snapBytes}`;
         this.problem = { offset: baseOffset + pos, message: `packet record claims ${caplen} captured bytes, more than ${limit}: the file is corrupt from here` };
@@ -74,10 +78,10 @@ export class PcapRecordParser implements RecordParser {
       if (recordEnd > end) break;
       this.packets++;
       if (this.supported) {
-        const seconds = little ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos);
-        const fraction = little ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
+        const seconds = little ? le32(buf, pos) : be32(buf, pos);
+        const fraction = little ? le32(buf, pos + 4) : be32(buf, pos + 4);
         packet.timeMs = seconds * 1000 + fraction / this.fractionPerMs;
-        packet.originalBytes = little ? buf.readUInt32LE(pos + 12) : buf.readUInt32BE(pos + 12);
+        packet.originalBytes = little ? le32(buf, pos + 12) : be32(buf, pos + 12);
         packet.set(buf, pos + RECORD_HEADER_BYTES, caplen);
         packet.fileOffset = baseOffset + pos;
         this.onPacket(packet);
