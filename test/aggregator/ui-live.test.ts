@@ -90,6 +90,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Polls from the test side: playwright's waitForFunction would evaluate a string in
+ * the page, which the page's CSP (no 'unsafe-eval') rightly refuses.
+ */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const rowCount = (page: Page): Promise<number> => page.locator('tr.finding').count();
 
 describe('web UI against a real aggregator, in Chromium', { skip }, () => {
@@ -146,6 +158,13 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     assert.match(empty, /healthz/);
   });
 
+  test('the Content-Security-Policy stops an injected inline script', async () => {
+    await page.addScriptTag({ content: 'window.rstprobeInjected = true;' }).catch(() => undefined);
+    assert.equal(await page.evaluate('window.rstprobeInjected === true'), false);
+    assert.ok(pageErrors.some((line) => /Content Security Policy/.test(line)), 'the browser reported the refusal');
+    pageErrors.length = 0;
+  });
+
   test('a new finding arrives over the stream without a reload, and an update changes its row in place', async () => {
     await page.evaluate('window.rstprobeNoReload = true'); // gone if the page reloads
     const first = reset({});
@@ -155,7 +174,7 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     assert.match((await row.getAttribute('class')) ?? '', /\barrived\b/, 'a row that came over the stream is highlighted');
     assert.match(await row.innerText(), /default\/reviews-0 \(app\)[\s\S]*10\.244\.2\.20:9999[\s\S]*istio-system\/gateway-0[\s\S]*not listening[\s\S]*the endpoint[\s\S]*NO_SOCKET/);
     aggregator.publishLocal({ ...first, count: 7, lastSeen: new Date(Date.now() + 1000).toISOString() }, true);
-    await page.waitForFunction(`document.querySelector('tr[data-id="${first.id}"] td.num')?.textContent === '7'`, null, { timeout: 5_000 });
+    await until(async () => (await row.locator('td.num').textContent()) === '7', 'the count becomes 7');
     assert.equal(await rowCount(page), 1, 'the update did not add a row');
     assert.equal(await page.evaluate('window.rstprobeNoReload'), true, 'the page was not reloaded');
   });
@@ -192,7 +211,7 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
 
   test('cause and namespace filters narrow the rows and live in the URL; back restores them', async () => {
     aggregator.publishLocal(reset({ cause: 'middlebox', sentBy: 'middlebox', kernelReason: null, src: endpoint('10.244.2.21', 8081, null), ttl: 64 }), false);
-    await page.waitForFunction("document.querySelectorAll('tr.finding').length === 3", null, { timeout: 5_000 });
+    await until(async () => (await rowCount(page)) === 3, 'three rows');
     await page.selectOption('#filter-cause', 'middlebox');
     assert.equal(await rowCount(page), 1);
     assert.match(await page.locator('tr.finding').innerText(), /a middlebox/);
@@ -204,7 +223,7 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     assert.equal(new URL(page.url()).searchParams.get('namespace'), 'shop');
     assert.equal(new URL(page.url()).searchParams.get('cause'), null);
     await page.goBack();
-    await page.waitForFunction("document.querySelectorAll('tr.finding').length === 3", null, { timeout: 5_000 });
+    await until(async () => (await rowCount(page)) === 3, 'three rows');
     // A shared link opens filtered, with the select showing the filter.
     await page.goto(`${base}/?namespace=shop`);
     await page.locator('tr.finding').first().waitFor();
@@ -264,6 +283,21 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     aggregator.publishLocal(after, false);
     await page.locator(`tr[data-id="${after.id}"]`).waitFor({ timeout: 5_000 });
     await page.screenshot({ path: artifactPath('ui-resets.png'), fullPage: true });
+  });
+
+  test('a burst of 600 new findings reaches the page; the table draws the newest 500 and says so', async (t) => {
+    const before = await rowCount(page);
+    const startedMs = Date.now();
+    let last: ResetFinding | null = null;
+    for (let index = 0; index < 600; index += 1) {
+      last = reset({ src: endpoint('10.244.3.1', 10_000 + index, ['burst', `pod-${index}`, 'app']), lastSeen: new Date(Date.now() + 5_000).toISOString() });
+      aggregator.publishLocal(last, false);
+    }
+    assert.ok(last !== null);
+    await page.locator(`tr[data-id="${last.id}"]`).waitFor({ timeout: 15_000 });
+    t.diagnostic(`600 findings published → the last one drawn after ${Date.now() - startedMs} ms`);
+    assert.equal(await rowCount(page), 500);
+    assert.match(await page.locator('.summary').innerText(), new RegExp(`newest 500 of ${before + 600} matching`));
   });
 
   test('no CSP violation or script error happened on the way', () => {

@@ -5,6 +5,7 @@ import { getJson, openFindingStream } from './api.js';
 /** Bound on what one page keeps, newest first, so a long-open tab does not grow without end. */
 const MAX_FINDINGS = 5000;
 const LOAD_LIMIT = 1000;
+const STREAM_BATCH_MS = 100;
 
 /**
  * A rolled-up finding comes again with the same id and a larger count or later
@@ -61,18 +62,28 @@ export function useFindings(filters) {
   const [reloads, setReloads] = useState(0);
   const filterKey = JSON.stringify(filters);
 
-  useEffect(
-    () =>
-      openFindingStream({
-        onFinding: (finding) => {
-          rememberLive(finding);
-          add([finding]);
-        },
-        onState: setStream,
-        onOpen: () => setReloads((count) => count + 1),
-      }),
-    [],
-  );
+  useEffect(() => {
+    // A burst of messages becomes one state change per STREAM_BATCH_MS, not one render each.
+    const pending = [];
+    let flushTimer = null;
+    const flush = () => {
+      flushTimer = null;
+      add(pending.splice(0));
+    };
+    const close = openFindingStream({
+      onFinding: (finding) => {
+        rememberLive(finding);
+        pending.push(finding);
+        flushTimer ??= setTimeout(flush, STREAM_BATCH_MS);
+      },
+      onState: setStream,
+      onOpen: () => setReloads((count) => count + 1),
+    });
+    return () => {
+      clearTimeout(flushTimer);
+      close();
+    };
+  }, []);
 
   useEffect(() => {
     let current = true;

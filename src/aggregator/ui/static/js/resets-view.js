@@ -6,6 +6,8 @@ import { FilterBar, matchesFilters } from './filters.js';
 import { causeText, durationText, endpointDetail, endpointName, kindText, localTime, timeAgo } from './format.js';
 import { arrivedLive, byLastSeenDesc } from './findings-store.js';
 
+/** Rows drawn at most: the newest; filters reach the rest (a table of thousands helps no one and re-renders slowly). */
+export const MAX_ROWS = 500;
 const SENT_BY_TEXT = { endpoint: 'the endpoint', middlebox: 'a middlebox', unknown: 'unknown' };
 
 function Endpoint({ endpoint }) {
@@ -110,7 +112,11 @@ export function ResetsView({ findings, filters, onFilters, nowMs }) {
     <section aria-labelledby="resets-title">
       <h2 id="resets-title">Resets</h2>
       <${FilterBar} findings=${all} filters=${filters} onChange=${onFilters} />
-      <p class="summary" aria-live="polite">${shown.length} of ${all.length} shown</p>
+      <p class="summary" aria-live="polite">
+        ${shown.length > MAX_ROWS
+          ? `newest ${MAX_ROWS} of ${shown.length} matching (${all.length} in all): filter to see the others`
+          : `${shown.length} of ${all.length} shown`}
+      </p>
       ${shown.length === 0
         ? html`<${EmptyState} total=${all.length} filtered=${filtered} onClear=${() => onFilters({ namespace: '', node: '', cause: '' })} />`
         : html`
@@ -130,7 +136,7 @@ export function ResetsView({ findings, filters, onFilters, nowMs }) {
               </tr>
             </thead>
             <tbody>
-              ${shown.map((finding) => html`<${ResetRow} key=${rowKey(finding)} finding=${finding} open=${openIds.has(finding.id)} onToggle=${toggle} nowMs=${nowMs} />`)}
+              ${shown.slice(0, MAX_ROWS).map((finding) => html`<${ResetRow} key=${rowKey(finding)} finding=${finding} open=${openIds.has(finding.id)} onToggle=${toggle} nowMs=${nowMs} />`)}
             </tbody>
           </table>`}
     </section>`;
