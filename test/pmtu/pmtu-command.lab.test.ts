@@ -63,6 +63,34 @@ describe('rstprobe pmtu on lab paths', { skip }, () => {
     assert.ok(finding.evidence?.some((line) => /UDP probes answered by port unreachable/.test(line)), JSON.stringify(finding.evidence));
   });
 
+  it('falls back to UDP over IPv6 too, and finds a black hole with UDP alone (echo and packet-too-big both dropped)', async () => {
+    const fabric = built.lab.fabric!;
+    const echo = await built.lab.insertRule(fabric, 6, 'FORWARD', ['-p', 'icmpv6', '--icmpv6-type', 'echo-request', '-j', 'DROP']);
+    try {
+      let run = await runPmtuCli(built.lab, built.nodeA, ['fd00:210::12']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual([run.findings[0]!.pmtu, run.findings[0]!.icmpSeen, run.findings[0]!.blackHole], [1400, true, false]);
+      assert.match(run.findings[0]!.evidence?.[0] ?? '', /UDP probes/);
+      const tooBig = await built.lab.dropFragNeeded(fabric, [6]);
+      try {
+        run = await runPmtuCli(built.lab, built.nodeA, ['fd00:210::12']);
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual([run.findings[0]!.pmtu, run.findings[0]!.icmpSeen, run.findings[0]!.blackHole], [1400, false, true]);
+      } finally {
+        await tooBig.remove();
+      }
+    } finally {
+      await echo.remove();
+    }
+  });
+
+  it('reports a target that answers nothing with one line and exit 1', async () => {
+    const run = await runPmtuCli(built.lab, built.nodeA, ['10.210.0.99']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^rstprobe: 10\.210\.0\.99 \(10\.210\.0\.99\) answered neither ICMP echo nor UDP probes/);
+  });
+
   it('carries 9000 on a jumbo path with no mismatch', async () => {
     const { finding } = await measure('jumbo-9000');
     assert.deepEqual([finding.pmtu, finding.localMtu, finding.blackHole, finding.mismatch], [9000, 9000, false, false]);
