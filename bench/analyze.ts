@@ -231,7 +231,7 @@ export async function runAnalyzeBench(): Promise<AnalyzeBenchResult> {
       const runs = result.runs[format];
       const rstprobe = await timed('rstprobe analyze --json', [process.execPath, CLI, 'analyze', '--json', file]);
       runs.push(rstprobe);
-      // Classic pcap only for tcpdump's -r? It reads pcapng too (libpcap ≥ 1.1).
+      // libpcap ≥ 1.1 reads pcapng too, so tcpdump reads both files.
       runs.push(await timed('tcpdump -r (RST filter)', ['tcpdump', '-r', file, '-w', '/dev/null', 'tcp[tcpflags] & tcp-rst != 0']));
       const tshark = await timed('tshark -r -Y tcp.flags.reset==1', ['tshark', '-l', '-r', file, '-Y', 'tcp.flags.reset==1', '-T', 'fields', '-e', 'frame.number'], TSHARK_TIMEOUT_MS);
       if (tshark.timedOut) {
@@ -247,5 +247,36 @@ export async function runAnalyzeBench(): Promise<AnalyzeBenchResult> {
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs the bench and prints the figures side by side, with PASS/FAIL against the
+ * issue's targets: rstprobe ≤ 2× tcpdump's time, ≥ 20× faster than tshark, peak
+ * RSS ≤ 200 MB (each for pcap and pcapng).
+ */
+export async function reportAnalyzeBench(check: (ok: boolean, text: string) => void): Promise<void> {
+  const result = await runAnalyzeBench();
+  if (result.skipped !== null) {
+    console.log(`\nanalyze: skipped: ${result.skipped}`);
+    check(false, `analyze: not measured (${result.skipped})`);
+    return;
+  }
+  for (const format of ['pcap', 'pcapng'] as const) {
+    const runs = result.runs[format];
+    const [rstprobe, tcpdump, tshark] = runs;
+    console.log(`\nanalyze: ${result.packets.toLocaleString('en')} packets, ${result.resets.toLocaleString('en')} RSTs, ${(result.fileBytes[format] / 1e9).toFixed(2)} GB ${format}`);
+    console.table(
+      Object.fromEntries(
+        runs.map((run) => [run.label, { 'wall s': run.wallS.toFixed(2), 'peak RSS MiB': run.peakRssMiB.toFixed(1), 'output lines': run.outputLines, 'vs rstprobe': `${(run.wallS / rstprobe.wallS).toFixed(2)}×` }]),
+      ),
+    );
+    const tcpdumpRatio = rstprobe.wallS / tcpdump.wallS;
+    const tsharkRatio = tshark.wallS / rstprobe.wallS;
+    console.log(`${format}: rstprobe/tcpdump = ${tcpdumpRatio.toFixed(2)}× · tshark/rstprobe = ${tsharkRatio.toFixed(1)}×${tshark.completedShare < 1 ? ' (tshark extrapolated)' : ''}`);
+    check(rstprobe.outputLines > 0, `analyze ${format}: rstprobe reported ${rstprobe.outputLines} findings for ${result.resets} RSTs`);
+    check(tcpdumpRatio <= 2, `analyze ${format}: rstprobe took ${tcpdumpRatio.toFixed(2)}× tcpdump's time (target ≤ 2×)`);
+    check(tsharkRatio >= 20, `analyze ${format}: rstprobe ${tsharkRatio.toFixed(1)}× faster than tshark (target ≥ 20×)`);
+    check(rstprobe.peakRssMiB <= 200, `analyze ${format}: rstprobe peak RSS ${rstprobe.peakRssMiB.toFixed(1)} MiB (target ≤ 200 MB)`);
   }
 }

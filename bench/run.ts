@@ -1,4 +1,5 @@
 import { reportAggregatorBench } from './aggregator';
+import { reportAnalyzeBench } from './analyze';
 import { runAttributionBench } from './attribution';
 import { runBackgroundCost } from './background-cost';
 import { reportClusterMap } from './cluster-map';
@@ -79,6 +80,11 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'aggregator') {
     // Issue 6: 1,000 agents × 10 findings/s for 30 s, all ingested, p99 ack ≤ 100 ms, RSS ≤ 500 MB; lab RST → API p50/p99 (bench/aggregator.ts).
     await reportAggregatorBench(check);
+  }
+
+  if (only === undefined || only === 'analyze') {
+    // Issue 7: `rstprobe analyze` on a 2M-packet capture (pcap, pcapng) vs tcpdump -r and tshark -r (bench/analyze.ts).
+    await reportAnalyzeBench(check);
   }
 
   console.log(`\n${verdicts.join('\n')}`);
