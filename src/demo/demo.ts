@@ -340,9 +340,12 @@ export class Demo {
         await waitForOutput(client, /connection pooled/, 10_000);
         await lab.removePod(pods.ratings);
         pods.ratings = await lab.addPod(nodes.upstream, PODS.ratings);
-        await this.startServer(pods.ratings, node, ['-e', plainServerScript(PORTS.ratings)]);
+        // The gateway reuses the connection while the new pod's server is still starting:
+        // its kernel has no socket at all for the segment (NO_SOCKET on a non-SYN).
         client.stdin?.write('go\n');
-        return `pooled connection to ratings-v1, pod replaced (same IP) → ${await outcome}`;
+        const saw = await outcome;
+        await this.startServer(pods.ratings, node, ['-e', plainServerScript(PORTS.ratings)]);
+        return `pooled connection to ratings-v1, pod replaced on the same IP, reused before its server is up → ${saw}`;
       }
       case 'keepalive-race':
         return `pooled connection to reviews-v1, idle past its ${KEEPALIVE_TIMEOUT_MS} ms keep-alive → ${await run(pods.gateway, pooledConnectionScript(PODS.reviews.ip, PORTS.reviews, 'server-fin'))}`;

@@ -55,7 +55,7 @@ export const SCENARIOS: readonly Scenario[] = [
     id: 'restart',
     mode: 1,
     title: 'upstream restarted (new pod, same IP)',
-    action: 'ratings-v1 is replaced by a new pod on the same IP; the gateway reuses its pooled connection and the new pod has no socket for it',
+    action: 'ratings-v1 is replaced by a new pod on the same IP; the gateway reuses its pooled connection while the new pod starts, and the new pod has no socket for it',
     upstreamIp: PODS.ratings.ip,
     port: 8070,
     expect: { kind: 'reset', cause: 'no-connection', sentBy: 'endpoint' },

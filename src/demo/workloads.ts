@@ -92,7 +92,8 @@ export function pooledConnectionScript(ip: string, port: number, waitFor: 'serve
     const request = 'GET / HTTP/1.1\\r\\nHost: upstream\\r\\nConnection: keep-alive\\r\\n\\r\\n';
     const s = require('net').connect({ port: ${port}, host: '${ip}', allowHalfOpen: true });
     let answered = false;
-    const second = () => { console.log('second request on the pooled connection'); s.write(request); };
+    // After the peer's FIN Node reads no more, so a RST is only noticed on the next write.
+    const second = () => { console.log('second request on the pooled connection'); s.write(request); setTimeout(() => s.write('\\r\\n'), 300); };
     s.on('connect', () => s.write(request));
     s.on('data', () => {
       if (answered) return;
