@@ -2,6 +2,7 @@ import { reportAggregatorBench } from './aggregator';
 import { reportAnalyzeBench } from './analyze';
 import { runAttributionBench } from './attribution';
 import { runBackgroundCost } from './background-cost';
+import { reportDiagnosisBench } from './diagnosis';
 import { reportClusterMap } from './cluster-map';
 import { runPmtuBench } from './pmtu';
 import { runRstStorm } from './rst-storm';
@@ -85,6 +86,11 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'analyze') {
     // Issue 7: `rstprobe analyze` on a 2M-packet capture (pcap, pcapng) vs tcpdump -r and tshark -r (bench/analyze.ts).
     await reportAnalyzeBench(check);
+  }
+
+  if (only === undefined || only === 'diagnosis') {
+    // Issue 4: a recorded 1M-packet headers stream through flows + diagnosis: ≥ 1M packets/s, ≤ 200 MB (bench/diagnosis.ts).
+    await reportDiagnosisBench(check);
   }
 
   console.log(`\n${verdicts.join('\n')}`);

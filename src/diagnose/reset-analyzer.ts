@@ -2,7 +2,7 @@ import type { Attributor } from '../attribution/attributor';
 import type { RouteTable } from '../attribution/routes';
 import { PACKET_OUTGOING, type PacketObservation } from '../capture/observation';
 import { TcpFlag } from '../decode/types';
-import { directionalKey } from '../flows/flow-key';
+import { directionalKey, flowKeyOf } from '../flows/flow-key';
 import { FlowTable } from '../flows/flow-table';
 import type { ResetFinding } from '../protocol/finding';
 import { FactGatherer, type DiagnosisSources } from './fact-gatherer';
@@ -41,6 +41,8 @@ export interface ResetAnalyzerOptions {
 /** A RST and its kernel event are the same reset when their times are this close (clock conversion error included). */
 const KERNEL_JOIN_TOLERANCE_MS = 2_000;
 const DEFAULT_MAX_PENDING = 10_000;
+/** How often a flow side's TTL is refreshed in the baseline. */
+const TTL_REFRESH_MS = 1_000;
 const MAX_STORM_CLASSES = 20_000;
 
 interface PendingReset {
@@ -97,10 +99,17 @@ export class ResetAnalyzer {
   observe(observation: PacketObservation): void {
     const { ip, tcp } = observation.packet;
     if (tcp === null) return;
-    this.synWatch.observe(observation);
     if ((tcp.flags & TcpFlag.RST) === 0) {
-      this.ttl.record(ip.src, ip.ttl, observation.timeMs);
-      this.flows.observe(observation);
+      // The flow key string is built only where a string is needed (SYN watch, new flows): the table looks flows up by number.
+      const key = (tcp.flags & TcpFlag.SYN) !== 0 ? flowKeyOf(ip.src, tcp.srcPort, ip.dst, tcp.dstPort) : undefined;
+      if (key !== undefined) this.synWatch.observeSyn(observation, key);
+      const side = this.flows.observe(observation, key);
+      // The baseline needs each source's TTL, not every packet's: refresh it per side when it changes, or once a second.
+      if (side !== null && (side.ttlRecordedMs === null || side.ttl !== side.ttlRecorded || observation.timeMs - side.ttlRecordedMs >= TTL_REFRESH_MS)) {
+        this.ttl.record(ip.src, side.ttl, observation.timeMs);
+        side.ttlRecordedMs = observation.timeMs;
+        side.ttlRecorded = side.ttl;
+      }
       return;
     }
     this.counters.resets++;
@@ -162,7 +171,7 @@ export class ResetAnalyzer {
   /** Judges RSTs whose kernel event did not come in time, publishes rollup updates, expires old state. */
   tick(nowMs = Date.now(), force = false): void {
     this.judgeOldestPending(force ? Infinity : nowMs, Infinity);
-    for (const syn of this.synWatch.expire(nowMs)) this.reportSynTimeout(syn, nowMs);
+    for (const syn of this.synWatch.expire(nowMs, (key) => this.flows.peek(key))) this.reportSynTimeout(syn, nowMs);
     for (const finding of this.rollup.takeUpdates(nowMs)) this.options.onFinding(finding, true);
     this.kernelEvents.expire(nowMs);
     this.flows.expire(nowMs);

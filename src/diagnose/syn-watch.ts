@@ -1,15 +1,18 @@
 import type { PacketObservation } from '../capture/observation';
 import { TcpFlag } from '../decode/types';
-import { directionalKey, type SocketAddress } from '../flows/flow-key';
+import type { SocketAddress } from '../flows/flow-key';
+import type { FlowRecord } from '../flows/flow-table';
 
 /**
  * Connection attempts that get no answer at all (DESIGN.md failure mode 4: a
- * policy or firewall that drops instead of rejecting). A SYN opens a watch on its
- * direction; anything coming back (SYN-ACK, RST) or the client's further segments
- * (the handshake completed on a path we did not see) close it. A watch whose first
- * SYN is `timeoutMs` old and that saw a retransmission (Linux retransmits after 1 s,
- * then 3 s, 7 s: tcp_syn_retries, RFC 6298 §5) is reported once, then kept quiet
- * until its SYNs stop, so one stubborn client is one finding.
+ * policy or firewall that drops instead of rejecting). Each SYN (without ACK)
+ * opens or counts a watch on its flow; whether anything else happened on the flow
+ * (a SYN-ACK or RST back, the client moving on because the handshake completed on
+ * a path we did not see) is read from the flow table when the watch is due, so
+ * segments other than SYNs cost nothing here. A watch whose first SYN is
+ * `timeoutMs` old and that saw a retransmission (Linux retransmits after 1 s, then
+ * 3 s, 7 s: tcp_syn_retries, RFC 6298 §5) is reported once, then kept quiet until
+ * its SYNs stop, so one stubborn client is one finding.
  */
 export interface UnansweredSyn {
   client: SocketAddress;
@@ -39,38 +42,40 @@ export class SynWatch {
     return this.watches.size;
   }
 
-  observe(observation: PacketObservation): void {
+  /** Counts a SYN without ACK; `key` is its flow key (flows/flow-key.ts). Other segments need not be passed. */
+  observeSyn(observation: PacketObservation, key: string): void {
     const { ip, tcp } = observation.packet;
-    if (tcp === null) return;
-    const src = { ip: ip.src, port: tcp.srcPort };
-    const dst = { ip: ip.dst, port: tcp.dstPort };
-    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN) {
-      const key = directionalKey(src, dst);
-      const watch = this.watches.get(key);
-      if (watch !== undefined) {
-        watch.attempts++;
-        watch.lastMs = observation.timeMs;
-        watch.ttl = ip.ttl;
-        return;
-      }
-      if (this.watches.size >= this.maxWatches) {
-        const oldest = this.watches.keys().next();
-        if (!oldest.done) this.watches.delete(oldest.value);
-        this.evicted++;
-      }
-      this.watches.set(key, { client: src, server: dst, firstMs: observation.timeMs, lastMs: observation.timeMs, attempts: 1, ttl: ip.ttl, reported: false });
+    if (tcp === null || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) !== TcpFlag.SYN) return;
+    const watch = this.watches.get(key);
+    if (watch !== undefined && watch.client.ip === ip.src && watch.client.port === tcp.srcPort) {
+      watch.attempts++;
+      watch.lastMs = observation.timeMs;
+      watch.ttl = ip.ttl;
       return;
     }
-    if (this.watches.size === 0) return;
-    // An answer from the server, or the client moving on: the attempt was not ignored.
-    this.watches.delete(directionalKey(dst, src));
-    this.watches.delete(directionalKey(src, dst));
+    if (this.watches.size >= this.maxWatches) {
+      const oldest = this.watches.keys().next();
+      if (!oldest.done) this.watches.delete(oldest.value);
+      this.evicted++;
+    }
+    const client = { ip: ip.src, port: tcp.srcPort };
+    const server = { ip: ip.dst, port: tcp.dstPort };
+    this.watches.set(key, { client, server, firstMs: observation.timeMs, lastMs: observation.timeMs, attempts: 1, ttl: ip.ttl, reported: false });
   }
 
-  /** Attempts that timed out since the last call; forgets watches whose SYNs stopped. */
-  expire(nowMs: number): UnansweredSyn[] {
+  /**
+   * Attempts that timed out since the last call. `flowOf` gives the flow table's
+   * record of a key: a flow with a second side, or more client segments than SYNs,
+   * was answered; a flow the table no longer has cannot be judged and is dropped.
+   */
+  expire(nowMs: number, flowOf: (key: string) => FlowRecord | undefined): UnansweredSyn[] {
     const timedOut: UnansweredSyn[] = [];
     for (const [key, watch] of this.watches) {
+      const flow = flowOf(key);
+      if (flow === undefined || flow.sides.length === 2 || flow.sides[0].packets > watch.attempts) {
+        this.watches.delete(key);
+        continue;
+      }
       if (nowMs - watch.firstMs < this.timeoutMs) continue;
       if (!watch.reported && watch.attempts >= 2) {
         watch.reported = true;

@@ -24,7 +24,13 @@ export class TtlBaseline {
   ) {}
 
   record(ip: string, ttl: number, timeMs: number): void {
-    this.bySource.delete(ip);
+    const known = this.bySource.get(ip);
+    if (known !== undefined) {
+      // In place: a delete and re-insert per packet would cost more than everything else here.
+      known.ttl = ttl;
+      known.timeMs = timeMs;
+      return;
+    }
     if (this.bySource.size >= this.maxSources) {
       const oldest = this.bySource.keys().next();
       if (!oldest.done) this.bySource.delete(oldest.value);

@@ -19,6 +19,11 @@ export function directionalKey(src: SocketAddress, dst: SocketAddress): string {
 
 /** Key shared by both directions of a connection. */
 export function flowKey(a: SocketAddress, b: SocketAddress): string {
-  const aFirst = a.ip < b.ip || (a.ip === b.ip && a.port <= b.port);
-  return aFirst ? directionalKey(a, b) : directionalKey(b, a);
+  return flowKeyOf(a.ip, a.port, b.ip, b.port);
+}
+
+/** flowKey from the four fields, without building address objects (the per-packet path). */
+export function flowKeyOf(aIp: string, aPort: number, bIp: string, bPort: number): string {
+  const aFirst = aIp < bIp || (aIp === bIp && aPort <= bPort);
+  return aFirst ? `${aIp} ${aPort} ${bIp} ${bPort}` : `${bIp} ${bPort} ${aIp} ${aPort}`;
 }

@@ -1,6 +1,6 @@
 import { TcpFlag } from '../decode/types';
 import type { PacketObservation } from '../capture/observation';
-import { flowKey, type SocketAddress } from './flow-key';
+import { flowKeyOf, type SocketAddress } from './flow-key';
 
 /** What one endpoint of a connection has sent, as far as the capture saw it. */
 export interface FlowSide {
@@ -21,6 +21,9 @@ export interface FlowSide {
   ttl: number;
   ipId: number | null;
   mss: number | null;
+  /** When this side's TTL last went into the TTL baseline (the analyzer refreshes it at most once a second). */
+  ttlRecordedMs: number | null;
+  ttlRecorded: number | null;
 }
 
 export interface FlowRecord {
@@ -38,6 +41,15 @@ export interface FlowRecord {
    */
   gapBeforeBurstMs: number | null;
   burstStartMs: number;
+  /** CLOCK reference bit: set by each segment, cleared when eviction passes over the flow. */
+  touched: boolean;
+  /** Closed by RST or by FINs from both sides: kept only `closedExpiryMs` for late segments and RSTs. */
+  closed: boolean;
+  /** The two endpoints, in key order. */
+  endA: SocketAddress;
+  endB: SocketAddress;
+  /** Next flow with the same port pair (FlowTable's numeric index); null in snapshots. */
+  nextInBucket: FlowRecord | null;
 }
 
 /** Segments closer than this belong to one exchange (request, answer, ACKs, FIN handshake). */
@@ -52,40 +64,70 @@ export interface FlowView {
 
 /**
  * Per-connection context (handshake, last activity, FIN, TTL, MSS) with a hard cap
- * on memory: beyond `maxFlows` the least recently active flow is evicted and
- * counted. Flows idle longer than `idleExpiryMs` are dropped by `expire`.
+ * on memory: beyond `maxFlows` a least recently active flow is evicted and counted.
+ * Recency is tracked the CLOCK way (a reference bit per flow, second chance at
+ * eviction) rather than by moving each flow to the end of the Map on every
+ * segment: a delete and re-insert per packet costs more than the rest of the
+ * flow update together. Flows idle longer than `idleExpiryMs`, and closed flows
+ * after `closedExpiryMs`, are dropped by `expire`.
  */
 export class FlowTable {
   private readonly flows = new Map<string, FlowRecord>();
   evicted = 0;
+  private lastExpireMs = 0;
+  /**
+   * One string per address for all flows: the decoder builds each address anew per
+   * packet as a rope of concatenated octets (several hundred bytes as V8 keeps it);
+   * kept per flow that would be most of a flow's memory.
+   */
+  private readonly addresses = new Map<string, string>();
+  /**
+   * Per-packet lookup by the port pair, a number, with the addresses compared in
+   * the (short) bucket: hashing a fresh 30-character key string per packet was
+   * the largest cost of the whole analysis (bench/diagnosis.ts).
+   */
+  private readonly byPorts = new Map<number, FlowRecord>();
 
   constructor(
     private readonly maxFlows = 100_000,
     private readonly idleExpiryMs = 30 * 60_000,
+    private readonly closedExpiryMs = 60_000,
   ) {}
 
   get size(): number {
     return this.flows.size;
   }
 
-  /** Records a TCP segment. */
-  observe(observation: PacketObservation): void {
+  /** Records a TCP segment and returns the sender's side; `key` is its flowKey when the caller has it already. */
+  observe(observation: PacketObservation, key?: string): FlowSide | null {
     const { ip, tcp } = observation.packet;
-    if (tcp === null) return;
-    const src = { ip: ip.src, port: tcp.srcPort };
-    const dst = { ip: ip.dst, port: tcp.dstPort };
-    const key = flowKey(src, dst);
-    let flow = this.flows.get(key);
-    if (flow === undefined) {
-      flow = { key, client: null, sides: [newSide(src, observation.timeMs)], lastMs: observation.timeMs, gapBeforeBurstMs: null, burstStartMs: observation.timeMs };
+    if (tcp === null) return null;
+    let flow = this.find(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
+    if (flow === null) {
+      // Kept for the flow's life: flat, not the rope of parts a template literal makes (heap snapshot of bench/diagnosis.ts).
+      key = flatString(key ?? flowKeyOf(ip.src, tcp.srcPort, ip.dst, tcp.dstPort));
+      const src = { ip: this.intern(ip.src), port: tcp.srcPort };
+      const dst = { ip: this.intern(ip.dst), port: tcp.dstPort };
+      const srcFirst = src.ip < dst.ip || (src.ip === dst.ip && src.port <= dst.port);
+      flow = {
+        key,
+        client: null,
+        sides: [newSide(src, observation.timeMs)],
+        lastMs: observation.timeMs,
+        gapBeforeBurstMs: null,
+        burstStartMs: observation.timeMs,
+        touched: true,
+        closed: false,
+        endA: srcFirst ? src : dst,
+        endB: srcFirst ? dst : src,
+        nextInBucket: null,
+      };
       this.insert(key, flow);
-    } else {
-      this.flows.delete(key); // re-insert: Map order is recency order
-      this.flows.set(key, flow);
     }
-    let side = findSide(flow, src);
+    flow.touched = true;
+    let side = findSide(flow, ip.src, tcp.srcPort);
     if (side === null) {
-      side = newSide(src, observation.timeMs);
+      side = newSide(flow.endA.port === tcp.srcPort && flow.endA.ip === ip.src ? flow.endA : flow.endB, observation.timeMs);
       flow.sides = [flow.sides[0], side];
     }
     const gapMs = observation.timeMs - flow.lastMs;
@@ -106,38 +148,120 @@ export class FlowTable {
       side.synMs = observation.timeMs;
       side.synAck = (tcp.flags & TcpFlag.ACK) !== 0;
       if (tcp.options.mss !== null) side.mss = tcp.options.mss;
-      if (!side.synAck) flow.client = src;
+      if (!side.synAck) flow.client = side.address;
     }
     if ((tcp.flags & TcpFlag.FIN) !== 0 && side.finMs === null) side.finMs = observation.timeMs;
+    if ((tcp.flags & TcpFlag.RST) !== 0 || (flow.sides.length === 2 && flow.sides[0].finMs !== null && flow.sides[1]!.finMs !== null)) flow.closed = true;
+    return side;
   }
 
   /** A copy of the flow as seen from `src`, to judge a packet against the flow's past before observing it. */
   snapshot(src: SocketAddress, dst: SocketAddress): FlowView | null {
-    const flow = this.flows.get(flowKey(src, dst));
-    if (flow === undefined) return null;
+    const flow = this.find(src.ip, src.port, dst.ip, dst.port);
+    if (flow === null) return null;
     const sides = flow.sides.map((side) => ({ ...side })) as FlowRecord['sides'];
-    const copy: FlowRecord = { ...flow, sides };
-    return { flow: copy, sender: findSide(copy, src), receiver: findSide(copy, dst) };
+    const copy: FlowRecord = { ...flow, sides, nextInBucket: null };
+    return { flow: copy, sender: findSide(copy, src.ip, src.port), receiver: findSide(copy, dst.ip, dst.port) };
   }
 
+  /** The live record of a flow by key (read-only use: the SYN watch asks whether it was answered). */
+  peek(key: string): FlowRecord | undefined {
+    return this.flows.get(key);
+  }
+
+  /** Drops idle and closed flows; scans the table at most once per EXPIRE_SCAN_MS. */
   expire(nowMs: number): void {
+    if (nowMs - this.lastExpireMs < EXPIRE_SCAN_MS) return;
+    this.lastExpireMs = nowMs;
     for (const [key, flow] of this.flows) {
-      if (nowMs - flow.lastMs <= this.idleExpiryMs) break; // oldest first
-      this.flows.delete(key);
+      const idleMs = nowMs - flow.lastMs;
+      if (idleMs > this.idleExpiryMs || (flow.closed && idleMs > this.closedExpiryMs)) this.remove(key, flow);
     }
+  }
+
+  private intern(ip: string): string {
+    const known = this.addresses.get(ip);
+    if (known !== undefined) return known;
+    if (this.addresses.size >= MAX_INTERNED_ADDRESSES) this.addresses.clear();
+    const flat = flatString(ip);
+    this.addresses.set(flat, flat);
+    return flat;
+  }
+
+  private find(srcIp: string, srcPort: number, dstIp: string, dstPort: number): FlowRecord | null {
+    let flow = this.byPorts.get(portsKey(srcPort, dstPort)) ?? null;
+    while (flow !== null) {
+      const a = flow.endA;
+      const b = flow.endB;
+      if (a.port === srcPort && b.port === dstPort && a.ip === srcIp && b.ip === dstIp) return flow;
+      if (a.port === dstPort && b.port === srcPort && a.ip === dstIp && b.ip === srcIp) return flow;
+      flow = flow.nextInBucket;
+    }
+    return null;
   }
 
   private insert(key: string, flow: FlowRecord): void {
-    if (this.flows.size >= this.maxFlows) {
-      const oldest = this.flows.keys().next();
-      if (!oldest.done) {
-        this.flows.delete(oldest.value);
-        this.evicted++;
-      }
-    }
+    if (this.flows.size >= this.maxFlows) this.evictOne();
     this.flows.set(key, flow);
+    const bucket = portsKey(flow.endA.port, flow.endB.port);
+    flow.nextInBucket = this.byPorts.get(bucket) ?? null;
+    this.byPorts.set(bucket, flow);
+  }
+
+  private remove(key: string, flow: FlowRecord): void {
+    this.flows.delete(key);
+    const bucket = portsKey(flow.endA.port, flow.endB.port);
+    const head = this.byPorts.get(bucket);
+    if (head === flow) {
+      if (flow.nextInBucket === null) this.byPorts.delete(bucket);
+      else this.byPorts.set(bucket, flow.nextInBucket);
+    } else {
+      let previous = head ?? null;
+      while (previous !== null && previous.nextInBucket !== flow) previous = previous.nextInBucket;
+      if (previous !== null) previous.nextInBucket = flow.nextInBucket;
+    }
+    flow.nextInBucket = null;
+  }
+
+  /** CLOCK: the oldest-inserted flow not touched since the hand last passed it; touched ones move to the back. */
+  private evictOne(): void {
+    for (let passes = 0; passes < MAX_SECOND_CHANCES; passes++) {
+      const oldest = this.flows.entries().next();
+      if (oldest.done) return;
+      const [key, flow] = oldest.value;
+      if (!flow.touched || flow.closed) {
+        this.remove(key, flow);
+        this.evicted++;
+        return;
+      }
+      flow.touched = false;
+      this.flows.delete(key); // to the back of the CLOCK
+      this.flows.set(key, flow);
+    }
+    const oldest = this.flows.entries().next();
+    if (!oldest.done) {
+      this.remove(oldest.value[0], oldest.value[1]);
+      this.evicted++;
+    }
   }
 }
+
+/** A flat copy of a string that V8 may hold as a rope of concatenated parts (keys and addresses are ASCII). */
+function flatString(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
+}
+
+/** Direction-independent number for a port pair. */
+function portsKey(portA: number, portB: number): number {
+  return portA <= portB ? portA * 65_536 + portB : portB * 65_536 + portA;
+}
+
+/** Bound on the address strings shared by flows (a new set starts when full). */
+const MAX_INTERNED_ADDRESSES = 65_536;
+/** How often expire() walks the table. */
+const EXPIRE_SCAN_MS = 5_000;
+/** Bound on the flows one eviction may pass over (keeps each insert O(1)). */
+const MAX_SECOND_CHANCES = 32;
 
 function newSide(address: SocketAddress, timeMs: number): FlowSide {
   return {
@@ -154,12 +278,14 @@ function newSide(address: SocketAddress, timeMs: number): FlowSide {
     ttl: 0,
     ipId: null,
     mss: null,
+    ttlRecordedMs: null,
+    ttlRecorded: null,
   };
 }
 
-function findSide(flow: FlowRecord, address: SocketAddress): FlowSide | null {
+function findSide(flow: FlowRecord, ip: string, port: number): FlowSide | null {
   for (const side of flow.sides) {
-    if (side.address.port === address.port && side.address.ip === address.ip) return side;
+    if (side.address.port === port && side.address.ip === ip) return side;
   }
   return null;
 }
