@@ -4,7 +4,7 @@ import { sendText, type HttpServer } from '../../agent/http-server';
 import type { Logger } from '../../common/log';
 import type { Authenticator } from '../auth';
 import { UI_TOKEN_QUERY, presentedToken, tokenCookie } from './access-token';
-import { loadUiAssets, type UiAsset } from './assets';
+import { loadUiAssets, UiAssetsError, type UiAsset } from './assets';
 import { contentSecurityPolicy } from './content-security-policy';
 
 export interface ServeUiOptions {
@@ -32,7 +32,7 @@ export function serveUi(http: HttpServer, options: ServeUiOptions): string[] {
   const log = options.log.child({ component: 'ui' });
   const assets = loadUiAssets(options.staticDir);
   const page = assets.get('/');
-  if (page === undefined) throw new Error('loadUiAssets always returns the page');
+  if (page === undefined) throw new UiAssetsError('the web UI has no index page; reinstall rstprobe');
   const pageHeaders = {
     ...COMMON_HEADERS,
     'content-security-policy': contentSecurityPolicy(page.body.toString('utf8')),

@@ -29,7 +29,7 @@ function useNow(intervalMs) {
 export function App() {
   const [route, update] = useUrlState();
   const filters = { namespace: route.namespace, node: route.node, cause: route.cause };
-  const { findings, stream, error } = useFindings(filters);
+  const { findings, stream, error, loaded } = useFindings(filters);
   const nowMs = useNow(CLOCK_MS);
   const view = route.view;
   const tabHref = (target) => {
@@ -56,8 +56,8 @@ export function App() {
     </nav>
     <main>
       ${error && html`<p class="error" role="alert">Could not load findings: ${error}</p>`}
-      ${view === 'resets' && html`<${ResetsView} findings=${findings} filters=${filters} onFilters=${update} nowMs=${nowMs} />`}
-      ${view === 'senders' && html`<${SendersView} version=${findings.size} />`}
+      ${view === 'resets' && html`<${ResetsView} findings=${findings} loaded=${loaded} filters=${filters} onFilters=${update} nowMs=${nowMs} />`}
+      ${view === 'senders' && html`<${SendersView} />`}
       ${view === 'mtu' && html`<${MtuView} findings=${findings} nowMs=${nowMs} />`}
     </main>`;
 }

@@ -96,7 +96,7 @@ function EmptyState({ total, filtered, onClear }) {
     </div>`;
 }
 
-export function ResetsView({ findings, filters, onFilters, nowMs }) {
+export function ResetsView({ findings, loaded, filters, onFilters, nowMs }) {
   const [openIds, setOpenIds] = useState(() => new Set());
   const all = [...findings.values()].filter((finding) => finding.kind === 'reset' || finding.kind === 'syn-timeout');
   const shown = all.filter((finding) => matchesFilters(finding, filters)).sort(byLastSeenDesc);
@@ -117,7 +117,9 @@ export function ResetsView({ findings, filters, onFilters, nowMs }) {
           ? `newest ${MAX_ROWS} of ${shown.length} matching (${all.length} in all): filter to see the others`
           : `${shown.length} of ${all.length} shown`}
       </p>
-      ${shown.length === 0
+      ${shown.length === 0 && !loaded
+        ? html`<p class="loading" role="status">Loading findings…</p>`
+        : shown.length === 0
         ? html`<${EmptyState} total=${all.length} filtered=${filtered} onClear=${() => onFilters({ namespace: '', node: '', cause: '' })} />`
         : html`
           <table class="resets">

@@ -22,7 +22,7 @@ function SenderName({ sender }) {
   return html`<span class="endpoint"><span class="name">${sender.ip}</span></span>`;
 }
 
-export function SendersView({ version }) {
+export function SendersView() {
   const [windowValue, setWindowValue] = useState('1h');
   const [state, setState] = useState({ items: null, error: null });
   useEffect(() => {
@@ -38,7 +38,7 @@ export function SendersView({ version }) {
       current = false;
       clearInterval(timer);
     };
-  }, [windowValue, version]);
+  }, [windowValue]);
   const items = state.items ?? [];
   return html`
     <section aria-labelledby="senders-title">
