@@ -142,7 +142,7 @@ export function splitContainerId(value: unknown): { runtime: string | null; cont
   const separator = id.indexOf('://');
   if (separator < 0) return { runtime: null, containerId: id };
   const bare = id.slice(separator + 3);
-  return { runtime: intern(id.slice(0, separator)), containerId: bare === '' ? null : Buffer.from(bare, 'latin1').toString('latin1') };
+  return { runtime: intern(id.slice(0, separator)), containerId: bare === '' ? null : flatCopy(bare) };
 }
 
 /**
@@ -375,4 +375,13 @@ export function networkPolicyRecord(item: unknown): NetworkPolicyRecord | null {
     egress: ruleRecords(spec.egress, 'to'),
     resourceVersion,
   };
+}
+
+/**
+ * A fresh flat copy of a string cut from a longer one. JSON.parse allocates on the
+ * V8 heap; Buffer.from(...).toString() would churn the off-heap buffer pool, which
+ * the allocator keeps as RSS.
+ */
+function flatCopy(value: string): string {
+  return JSON.parse(JSON.stringify(value)) as string;
 }
