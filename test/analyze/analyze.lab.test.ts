@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { Finding, ResetFinding } from '../../src/protocol/finding';
 import { Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess, CLI_PATH } from '../support/agent-process';
-import { tsharkFields, tsharkSkipReason } from '../support/capture-readers';
+import { readAllPackets, readWithPcapParser, tsharkFields, tsharkSkipReason } from '../support/capture-readers';
 
 /**
  * The agent's lab scenarios recorded by tcpdump (pcap, node-b) and dumpcap
@@ -117,6 +117,17 @@ describe('analyze: lab recordings give the live agents\' verdicts', { skip }, ()
     const closedPort = findings.find((f) => f.src.port === 9999);
     assert.equal(closedPort?.cause, 'not-listening');
     assert.equal(closedPort?.count, 1, 'the copies on the pod veth and the uplink are one reset, offline as live');
+  });
+
+  test('the reader and pcap-parser agree packet for packet on tcpdump\'s recording; tshark counts as many packets in the pcapng', async () => {
+    const { packets, summary } = await readAllPackets(pcapB);
+    assert.equal(summary.problem, null);
+    assert.ok(packets.length >= 10, `${packets.length} packets`);
+    const crossCheck = await readWithPcapParser(pcapB);
+    assert.deepEqual(packets, crossCheck.map((packet) => ({ ...packet, linkType: packets[0].linkType })));
+    const ng = await readAllPackets(pcapngA);
+    const rows = await tsharkFields(pcapngA, ['frame.cap_len']);
+    assert.deepEqual(ng.packets.map((packet) => packet.capturedBytes), rows.map((row) => Number(row[0])));
   });
 
   test('dumpcap pcapng of node-a: the same resets, causes and senders as node-a\'s agent, the forged RST blamed on a middlebox', async () => {
