@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -90,17 +90,12 @@ export async function runDiagnosisBench(packets = 1_000_000): Promise<DiagnosisB
 
 /** `tshark -z conv,tcp` over the same file, CPU and peak RSS from GNU time; null when either tool is missing. */
 function measureTshark(file: string): { cpuS: number; maxRssMiB: number } | null {
-  try {
-    const output = execFileSync('/usr/bin/time', ['-f', 'rstprobe-time %U %S %M', 'tshark', '-r', file, '-q', '-z', 'conv,tcp'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'ignore', 'pipe'],
-      maxBuffer: 64 << 20,
-    });
-    return parseTime(output);
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr;
-    return typeof stderr === 'string' ? parseTime(stderr) : null;
-  }
+  const run = spawnSync('/usr/bin/time', ['-f', 'rstprobe-time %U %S %M', 'tshark', '-r', file, '-q', '-z', 'conv,tcp'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
+  return run.status === 0 ? parseTime(run.stderr) : null;
 }
 
 function parseTime(stderr: string): { cpuS: number; maxRssMiB: number } | null {

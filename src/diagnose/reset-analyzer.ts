@@ -105,9 +105,9 @@ export class ResetAnalyzer {
       if (key !== undefined) this.synWatch.observeSyn(observation, key);
       const side = this.flows.observe(observation, key);
       // The baseline needs each source's TTL, not every packet's: refresh it per side when it changes, or once a second.
-      if (side !== null && (side.ttlRecordedMs === null || side.ttl !== side.ttlRecorded || observation.timeMs - side.ttlRecordedMs >= TTL_REFRESH_MS)) {
+      if (side !== null && (side.ttlRecordedMs === null || side.ttl !== side.ttlRecorded || side.lastSeenMs - side.ttlRecordedMs >= TTL_REFRESH_MS)) {
         this.ttl.record(ip.src, side.ttl, observation.timeMs);
-        side.ttlRecordedMs = observation.timeMs;
+        side.ttlRecordedMs = side.lastSeenMs; // the live side's scale (FlowTable.tableTimeMs)
         side.ttlRecorded = side.ttl;
       }
       return;

@@ -76,6 +76,13 @@ export class FlowTable {
   evicted = 0;
   private lastExpireMs = 0;
   /**
+   * Live records keep times as integer ms since this base: small integers stay
+   * unboxed in V8 objects, where epoch ms (doubles) would each be a separate heap
+   * number — a fifth of the table's heap in bench/diagnosis.ts. Snapshots give
+   * epoch ms again.
+   */
+  private baseMs: number | null = null;
+  /**
    * One string per address for all flows: the decoder builds each address anew per
    * packet as a rope of concatenated octets (several hundred bytes as V8 keeps it);
    * kept per flow that would be most of a flow's memory.
@@ -98,10 +105,20 @@ export class FlowTable {
     return this.flows.size;
   }
 
-  /** Records a TCP segment and returns the sender's side; `key` is its flowKey when the caller has it already. */
+  /** `timeMs` (epoch ms) on the live records' scale (see baseMs). */
+  tableTimeMs(timeMs: number): number {
+    this.baseMs ??= Math.floor(timeMs);
+    return Math.round(timeMs - this.baseMs);
+  }
+
+  /**
+   * Records a TCP segment and returns the sender's live side, whose times are on
+   * the table's scale (tableTimeMs); `key` is its flowKey when the caller has it already.
+   */
   observe(observation: PacketObservation, key?: string): FlowSide | null {
     const { ip, tcp } = observation.packet;
     if (tcp === null) return null;
+    const timeMs = this.tableTimeMs(observation.timeMs);
     let flow = this.find(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
     if (flow === null) {
       // Kept for the flow's life: flat, not the rope of parts a template literal makes (heap snapshot of bench/diagnosis.ts).
@@ -112,10 +129,10 @@ export class FlowTable {
       flow = {
         key,
         client: null,
-        sides: [newSide(src, observation.timeMs)],
-        lastMs: observation.timeMs,
+        sides: [newSide(src, timeMs)],
+        lastMs: timeMs,
         gapBeforeBurstMs: null,
-        burstStartMs: observation.timeMs,
+        burstStartMs: timeMs,
         touched: true,
         closed: false,
         endA: srcFirst ? src : dst,
@@ -127,30 +144,30 @@ export class FlowTable {
     flow.touched = true;
     let side = findSide(flow, ip.src, tcp.srcPort);
     if (side === null) {
-      side = newSide(flow.endA.port === tcp.srcPort && flow.endA.ip === ip.src ? flow.endA : flow.endB, observation.timeMs);
+      side = newSide(flow.endA.port === tcp.srcPort && flow.endA.ip === ip.src ? flow.endA : flow.endB, timeMs);
       flow.sides = [flow.sides[0], side];
     }
-    const gapMs = observation.timeMs - flow.lastMs;
+    const gapMs = timeMs - flow.lastMs;
     const isFirstPacket = side.packets === 0 && flow.sides.length === 1;
     if ((tcp.flags & TcpFlag.FIN) !== 0 && side.finMs === null && !isFirstPacket) side.idleBeforeFinMs = Math.max(0, gapMs);
     if (gapMs >= QUIET_GAP_MS) {
       flow.gapBeforeBurstMs = gapMs;
-      flow.burstStartMs = observation.timeMs;
+      flow.burstStartMs = timeMs;
     }
-    if (observation.timeMs > flow.lastMs) flow.lastMs = observation.timeMs;
+    if (timeMs > flow.lastMs) flow.lastMs = timeMs;
     side.packets++;
-    side.lastSeenMs = observation.timeMs;
+    side.lastSeenMs = timeMs;
     if (ip.ttl > side.ttl || side.packets === 1) side.ttl = ip.ttl;
     side.ipId = ip.ipId;
-    if (tcp.payloadBytes > 0) side.lastPayloadMs = observation.timeMs;
+    if (tcp.payloadBytes > 0) side.lastPayloadMs = timeMs;
     if ((tcp.flags & TcpFlag.SYN) !== 0) {
       side.synSeq = tcp.seq;
-      side.synMs = observation.timeMs;
+      side.synMs = timeMs;
       side.synAck = (tcp.flags & TcpFlag.ACK) !== 0;
       if (tcp.options.mss !== null) side.mss = tcp.options.mss;
       if (!side.synAck) flow.client = side.address;
     }
-    if ((tcp.flags & TcpFlag.FIN) !== 0 && side.finMs === null) side.finMs = observation.timeMs;
+    if ((tcp.flags & TcpFlag.FIN) !== 0 && side.finMs === null) side.finMs = timeMs;
     if ((tcp.flags & TcpFlag.RST) !== 0 || (flow.sides.length === 2 && flow.sides[0].finMs !== null && flow.sides[1]!.finMs !== null)) flow.closed = true;
     return side;
   }
@@ -159,12 +176,22 @@ export class FlowTable {
   snapshot(src: SocketAddress, dst: SocketAddress): FlowView | null {
     const flow = this.find(src.ip, src.port, dst.ip, dst.port);
     if (flow === null) return null;
-    const sides = flow.sides.map((side) => ({ ...side })) as FlowRecord['sides'];
-    const copy: FlowRecord = { ...flow, sides, nextInBucket: null };
+    const base = this.baseMs ?? 0;
+    const epoch = (timeMs: number | null): number | null => (timeMs === null ? null : timeMs + base);
+    const sides = flow.sides.map((side) => ({
+      ...side,
+      firstSeenMs: side.firstSeenMs + base,
+      lastSeenMs: side.lastSeenMs + base,
+      lastPayloadMs: epoch(side.lastPayloadMs),
+      synMs: epoch(side.synMs),
+      finMs: epoch(side.finMs),
+      ttlRecordedMs: epoch(side.ttlRecordedMs),
+    })) as FlowRecord['sides'];
+    const copy: FlowRecord = { ...flow, sides, lastMs: flow.lastMs + base, burstStartMs: flow.burstStartMs + base, nextInBucket: null };
     return { flow: copy, sender: findSide(copy, src.ip, src.port), receiver: findSide(copy, dst.ip, dst.port) };
   }
 
-  /** The live record of a flow by key (read-only use: the SYN watch asks whether it was answered). */
+  /** The live record of a flow by key (read-only use: the SYN watch asks whether it was answered). Times on the table's scale. */
   peek(key: string): FlowRecord | undefined {
     return this.flows.get(key);
   }
@@ -173,8 +200,9 @@ export class FlowTable {
   expire(nowMs: number): void {
     if (nowMs - this.lastExpireMs < EXPIRE_SCAN_MS) return;
     this.lastExpireMs = nowMs;
+    const tableNowMs = this.tableTimeMs(nowMs);
     for (const [key, flow] of this.flows) {
-      const idleMs = nowMs - flow.lastMs;
+      const idleMs = tableNowMs - flow.lastMs;
       if (idleMs > this.idleExpiryMs || (flow.closed && idleMs > this.closedExpiryMs)) this.remove(key, flow);
     }
   }
