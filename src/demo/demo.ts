@@ -342,6 +342,7 @@ export class Demo {
         pods.ratings = await lab.addPod(nodes.upstream, PODS.ratings);
         // The gateway reuses the connection while the new pod's server is still starting:
         // its kernel has no socket at all for the segment (NO_SOCKET on a non-SYN).
+        await sleep(1_000); // the sandbox is up a moment before the app in it listens
         client.stdin?.write('go\n');
         const saw = await outcome;
         await this.startServer(pods.ratings, node, ['-e', plainServerScript(PORTS.ratings)]);
