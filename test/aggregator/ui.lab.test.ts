@@ -37,6 +37,17 @@ async function rowTexts(page: Page): Promise<string[]> {
   return page.locator('tr.finding').allInnerTexts();
 }
 
+/** The rows once `accept` holds for them (a filter re-renders asynchronously), or the last seen after timeoutMs. */
+async function rowsWhen(page: Page, accept: (rows: string[]) => boolean, timeoutMs = 5_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let rows = await rowTexts(page);
+  while (!accept(rows) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    rows = await rowTexts(page);
+  }
+  return rows;
+}
+
 describe('web UI of a standalone agent in the lab', { skip }, () => {
   let lab: Lab;
   let nodeB: LabNode;
@@ -115,7 +126,7 @@ describe('web UI of a standalone agent in the lab', { skip }, () => {
 
     await page.selectOption('#filter-cause', 'abort-on-close');
     assert.equal(new URL(page.url()).searchParams.get('cause'), 'abort-on-close');
-    let rows = await rowTexts(page);
+    let rows = await rowsWhen(page, (texts) => !texts.some((row) => row.includes(`${reviews.ip}:9999`)));
     assert.ok(rows.some((row) => row.includes(`${cart.ip}:8080`)), rows.join('\n'));
     assert.ok(rows.every((row) => row.includes('closed with unread data')), rows.join('\n'));
     assert.ok(!rows.some((row) => row.includes(`${reviews.ip}:9999`)));
@@ -124,14 +135,14 @@ describe('web UI of a standalone agent in the lab', { skip }, () => {
     await page.selectOption('#filter-namespace', 'shop');
     assert.equal(new URL(page.url()).searchParams.get('namespace'), 'shop');
     assert.equal(new URL(page.url()).searchParams.get('cause'), null);
-    rows = await rowTexts(page);
+    rows = await rowsWhen(page, (texts) => texts.length >= 1 && texts.every((row) => row.includes('shop/')));
     assert.ok(rows.length >= 1 && rows.every((row) => row.includes('shop/')), rows.join('\n'));
     assert.ok(!rows.some((row) => row.includes('default/reviews-0')));
 
     // The filtered URL, opened afresh, loads the same view from the API.
     await page.goto(`${base}/?namespace=shop`);
     await page.locator('tr.finding').first().waitFor({ timeout: 5_000 });
-    rows = await rowTexts(page);
+    rows = await rowsWhen(page, (texts) => texts.every((row) => row.includes('shop/')));
     assert.ok(rows.every((row) => row.includes('shop/')), rows.join('\n'));
     await page.locator('button.clear').click();
     assert.equal(new URL(page.url()).search, '');
@@ -148,6 +159,12 @@ describe('web UI of a standalone agent in the lab', { skip }, () => {
     assert.match(text, /RST answered a SYN/);
     assert.match(text, /Advice/);
     assert.match(text, /TTL on arrival/);
+    // The agent keeps the packets around each new reset; the link downloads them as pcapng.
+    const link = details.locator('a.pcap');
+    await link.waitFor({ timeout: 5_000 });
+    const href = await link.getAttribute('href');
+    const magic = await page.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.arrayBuffer()).then((b) => Array.from(new Uint8Array(b).slice(0, 4)))`);
+    assert.deepEqual(magic, [0x0a, 0x0d, 0x0d, 0x0a], 'a pcapng Section Header Block');
     await page.screenshot({ path: artifactPath('ui.png'), fullPage: true });
   });
 

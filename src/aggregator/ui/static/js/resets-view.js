@@ -1,6 +1,6 @@
 // The live table of resets and unanswered SYNs: who → whom, cause, who really sent
 // it, the kernel's reason, how often and when; a row opens to its evidence and advice.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { FilterBar, matchesFilters } from './filters.js';
 import { causeText, durationText, endpointDetail, endpointName, kindText, localTime, timeAgo } from './format.js';
@@ -13,6 +13,22 @@ const SENT_BY_TEXT = { endpoint: 'the endpoint', middlebox: 'a middlebox', unkno
 function Endpoint({ endpoint }) {
   const detail = endpointDetail(endpoint);
   return html`<span class="endpoint"><span class="name">${endpointName(endpoint)}</span>${detail && html`<span class="detail">${detail}</span>`}</span>`;
+}
+
+/** The evidence pcapng, when the agent kept one: asked with HEAD when the row opens. */
+function PcapLink({ href, id }) {
+  const [state, setState] = useState('checking');
+  useEffect(() => {
+    let current = true;
+    fetch(href, { method: 'HEAD' })
+      .then((response) => current && setState(response.ok ? 'available' : 'missing'))
+      .catch(() => current && setState('missing'));
+    return () => {
+      current = false;
+    };
+  }, [href]);
+  if (state === 'available') return html`<a class="pcap" href=${href} download=${`rstprobe-${id}.pcapng`}>download pcapng</a> (open with Wireshark or tshark)`;
+  return html`<span class="pcap-${state}">${state === 'checking' ? 'checking…' : 'none kept for this finding'}</span>`;
 }
 
 function Details({ finding }) {
@@ -36,7 +52,7 @@ function Details({ finding }) {
         <dt>Seen by node</dt><dd>${finding.node}</dd>
         <dt>First seen</dt><dd><time datetime=${finding.time}>${localTime(finding.time)}</time></dd>
         <dt>Last seen</dt><dd><time datetime=${finding.lastSeen}>${localTime(finding.lastSeen)}</time></dd>
-        <dt>Evidence capture</dt><dd><a href=${pcapHref} download=${`rstprobe-${finding.id}.pcapng`}>pcapng</a> (when the agent kept one)</dd>
+        <dt>Evidence capture</dt><dd><${PcapLink} href=${pcapHref} id=${finding.id} /></dd>
         <dt>Finding id</dt><dd><code>${finding.id}</code></dd>
       </dl>
     </div>`;
