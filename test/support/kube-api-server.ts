@@ -208,6 +208,11 @@ export class KubeApiServer {
     return true;
   }
 
+  /** Same as remove(). */
+  delete(kind: ResourceKind, namespace: string | null, name: string): boolean {
+    return this.remove(kind, namespace, name);
+  }
+
   get(kind: ResourceKind, namespace: string | null, name: string): KubeObject | null {
     const entry = this.stores.get(kind)!.get(objectKey(LIST_KINDS[kind].namespaced ? (namespace ?? 'default') : null, name));
     return entry === undefined ? null : (JSON.parse(entry.json) as KubeObject);
