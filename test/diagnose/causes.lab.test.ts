@@ -345,6 +345,50 @@ describe('diagnosis of every cause in the lab', { skip }, () => {
     }
   });
 
+  test('keepalive-timeout: the gateway kernel gives up on unanswered keep-alive probes and resets the connection', async () => {
+    const server = await started(lab.spawn(upstream, process.execPath, ['-e', "require('net').createServer((s) => s.resume()).listen(8087, () => console.log('listening'))"]));
+    // The path goes dark after the handshake: probes and answers are dropped both ways.
+    const client = lab.spawn(gateway, 'python3', [
+      '-c',
+      [
+        'import socket, sys, time',
+        's = socket.create_connection((sys.argv[1], 8087))',
+        's.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)',
+        's.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)',
+        's.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)',
+        's.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)',
+        "print('connected', flush=True)",
+        'try:',
+        '    s.recv(1)',
+        "    print('eof', flush=True)",
+        'except OSError as e:',
+        "    print('error', e.errno, flush=True)",
+      ].join('\n'),
+      upstream.ip,
+    ]);
+    await waitForOutput(client, /connected/, 5_000);
+    const rules = [
+      await lab.insertRule(lab.fabric!, 4, 'FORWARD', ['-p', 'tcp', '-d', upstream.ip, '--dport', '8087', '-j', 'DROP']),
+      await lab.insertRule(lab.fabric!, 4, 'FORWARD', ['-p', 'tcp', '-s', upstream.ip, '--sport', '8087', '-j', 'DROP']),
+    ];
+    try {
+      assert.match(await waitForOutput(client, /error|eof/, 10_000), /error 110/, 'ETIMEDOUT after the probes');
+      const finding = await agentA.waitFor((f) => isReset(f) && f.src.ip === gateway.ip && f.dst.port === 8087);
+      assert.ok(isReset(finding));
+      const text = evidenceText(finding);
+      assert.equal(finding.cause, 'keepalive-timeout', text);
+      assert.equal(finding.sentBy, 'endpoint');
+      assert.equal(finding.kernelReason, 'TCP_KEEPALIVE_TIMEOUT');
+      // Idle 1 s, then two probes 1 s apart, then the kernel gives up: about 3 s without an answer.
+      assert.ok(finding.idleMs !== null && finding.idleMs >= 2_500 && finding.idleMs <= 4_500, `idleMs ${finding.idleMs}`);
+      assert.match(finding.advice, /Send keep-alives more often than the shortest idle timeout/);
+    } finally {
+      for (const rule of rules) await rule.remove();
+      server.kill();
+      client.kill();
+    }
+  });
+
   test('idle-timeout: a stateful firewall whose connection state expired resets the idle connection', async () => {
     const fabric = lab.fabric!;
     // Like a firewall or LB idle timeout: once the conntrack entry is gone, a non-SYN is NEW and gets a forged RST.
