@@ -138,6 +138,7 @@ export function ResetsView({ findings, loaded, filters, onFilters, nowMs }) {
         : shown.length === 0
         ? html`<${EmptyState} total=${all.length} filtered=${filtered} onClear=${() => onFilters({ namespace: '', node: '', cause: '' })} />`
         : html`
+          <div class="table-scroll">
           <table class="resets">
             <caption class="visually-hidden">Resets and unanswered SYNs, most recent first; open a row for its evidence</caption>
             <thead>
@@ -156,6 +157,7 @@ export function ResetsView({ findings, loaded, filters, onFilters, nowMs }) {
             <tbody>
               ${shown.slice(0, MAX_ROWS).map((finding) => html`<${ResetRow} key=${rowKey(finding)} finding=${finding} open=${openIds.has(finding.id)} onToggle=${toggle} nowMs=${nowMs} />`)}
             </tbody>
-          </table>`}
+          </table>
+          </div>`}
     </section>`;
 }
