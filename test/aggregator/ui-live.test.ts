@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { HttpServer } from '../../src/agent/http-server';
 import { Aggregator } from '../../src/aggregator/aggregator';
+import { TokenFileAuthenticator } from '../../src/aggregator/auth';
 import { FindingStore } from '../../src/aggregator/store';
 import { silentLogger } from '../../src/common/log';
 import { createAggregatorMetrics } from '../../src/common/metrics';
@@ -305,5 +306,61 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
   test('no CSP violation or script error happened on the way', () => {
     const relevant = pageErrors.filter((line) => !/WebSocket connection|Failed to load resource|ERR_CONNECTION_REFUSED/.test(line));
     assert.deepEqual(relevant, []);
+  });
+});
+
+describe('web UI behind an API token, in Chromium', { skip }, () => {
+  let dir: string;
+  let store: FindingStore;
+  let http: HttpServer;
+  let aggregator: Aggregator;
+  let base: string;
+  let launched: LaunchedBrowser;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rstprobe-ui-token-'));
+    const tokenFile = path.join(dir, 'api-tokens');
+    fs.writeFileSync(tokenFile, 'people-token\n');
+    store = FindingStore.open(path.join(dir, 'findings.db'));
+    http = new HttpServer({ host: '127.0.0.1', port: 0 }, silentLogger());
+    aggregator = new Aggregator({
+      http,
+      store,
+      metrics: createAggregatorMetrics(),
+      log: silentLogger(),
+      ingest: false,
+      agentAuth: null,
+      apiAuth: new TokenFileAuthenticator(tokenFile, silentLogger()),
+    });
+    aggregator.start(new AbortController().signal);
+    base = `http://127.0.0.1:${(await http.start()).port}`;
+    launched = await launchChromium();
+  });
+
+  after(async () => {
+    await launched?.close();
+    aggregator?.stop();
+    await http?.stop();
+    store?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('without the token the page is refused; ?token= once lets the page, its API calls and its stream in', async () => {
+    const page = await launched.browser.newPage();
+    const refused = await page.goto(`${base}/`);
+    assert.equal(refused?.status(), 401);
+    assert.match(await page.innerText('body'), /\?token=/);
+
+    await page.goto(`${base}/?token=people-token&cause=not-listening`);
+    assert.equal(new URL(page.url()).searchParams.get('token'), null, 'the token left the address bar');
+    assert.equal(new URL(page.url()).searchParams.get('cause'), 'not-listening');
+    await page.locator('.stream.live').waitFor({ timeout: 10_000 });
+    const finding = reset({});
+    aggregator.publishLocal(finding, false);
+    await page.locator(`tr[data-id="${finding.id}"]`).waitFor({ timeout: 5_000 });
+    await page.reload();
+    await page.locator(`tr[data-id="${finding.id}"]`).waitFor({ timeout: 5_000 }); // loaded over the API with the cookie
+    assert.equal(await page.locator('.error').count(), 0);
+    await page.close();
   });
 });
