@@ -46,3 +46,52 @@ test('flows idle past the expiry are dropped', () => {
   table.expire(5_500);
   assert.equal(table.size, 1);
 });
+
+test('an active flow survives eviction (second chance) while idle ones go', () => {
+  const table = new FlowTable(3);
+  for (let port = 1; port <= 3; port++) table.observe(tcpObservation({ ...client, srcPort: port, flags: 'SYN' }, port));
+  table.observe(tcpObservation({ ...client, srcPort: 4, flags: 'SYN' }, 4)); // all touched: the hand clears 1, 2, 3 and evicts 1
+  table.observe(tcpObservation({ ...client, srcPort: 2, flags: 'ACK' }, 5)); // 2 is active again
+  table.observe(tcpObservation({ ...client, srcPort: 5, flags: 'SYN' }, 6));
+  assert.equal(table.evicted, 2);
+  assert.notEqual(table.snapshot({ ip: client.src, port: 2 }, { ip: server.src, port: 8080 }), null, 'the active flow stayed');
+  assert.equal(table.snapshot({ ip: client.src, port: 3 }, { ip: server.src, port: 8080 }), null, 'the idle one went');
+});
+
+test('closed flows expire sooner than open ones', () => {
+  const table = new FlowTable(100, 60_000, 1_000);
+  table.observe(tcpObservation({ ...client, flags: ['FIN', 'ACK'] }, 0));
+  table.observe(tcpObservation({ ...server, flags: ['FIN', 'ACK'] }, 1));
+  table.observe(tcpObservation({ ...client, srcPort: 2, flags: 'ACK' }, 1));
+  table.expire(10_000);
+  assert.equal(table.size, 1, 'the FIN/FIN flow went, the open one stayed');
+});
+
+test('flows that share their ports but not their addresses stay apart', () => {
+  const table = new FlowTable();
+  table.observe(tcpObservation({ ...client, flags: 'SYN', ttl: 60 }, 1));
+  table.observe(tcpObservation({ ...client, src: '10.244.1.11', flags: 'SYN', ttl: 50 }, 2));
+  table.observe(tcpObservation({ ...server, dst: '10.244.1.11', flags: ['SYN', 'ACK'], ttl: 40 }, 3));
+  const first = table.snapshot({ ip: server.src, port: 8080 }, { ip: client.src, port: client.srcPort });
+  const second = table.snapshot({ ip: server.src, port: 8080 }, { ip: '10.244.1.11', port: client.srcPort });
+  assert.equal(first?.receiver?.ttl, 60);
+  assert.equal(first?.sender, null, 'the SYN-ACK went to the other client');
+  assert.equal(second?.receiver?.ttl, 50);
+  assert.equal(second?.sender?.ttl, 40);
+});
+
+test('the silence before a FIN and before the burst that ends a flow are measured; snapshots give epoch ms', () => {
+  const table = new FlowTable();
+  const t0 = 1_764_000_000_000.25;
+  table.observe(tcpObservation({ ...client, flags: 'SYN' }, t0));
+  table.observe(tcpObservation({ ...server, flags: ['SYN', 'ACK'] }, t0 + 1));
+  table.observe(tcpObservation({ ...server, flags: ['PSH', 'ACK'], payload: new Uint8Array(10) }, t0 + 10));
+  table.observe(tcpObservation({ ...server, flags: ['FIN', 'ACK'] }, t0 + 4_010));
+  table.observe(tcpObservation({ ...client, flags: ['PSH', 'ACK'], payload: new Uint8Array(10) }, t0 + 4_012));
+  const view = table.snapshot({ ip: server.src, port: 8080 }, { ip: client.src, port: client.srcPort });
+  assert.equal(view?.sender?.idleBeforeFinMs, 4_000);
+  assert.equal(view?.flow.gapBeforeBurstMs, 4_000);
+  assert.equal(view?.sender?.finMs, Math.floor(t0) + 4_010);
+  assert.equal(view?.receiver?.lastPayloadMs, Math.floor(t0) + 4_012);
+  assert.equal(view?.flow.closed, false);
+});
