@@ -1,5 +1,6 @@
 import type { Attributor } from '../attribution/attributor';
 import type { IpOwnershipMap } from '../attribution/ip-map';
+import type { ClusterView } from '../attribution/kubernetes/types';
 import type { Endpoint } from '../protocol/finding';
 
 /**
@@ -9,11 +10,18 @@ import type { Endpoint } from '../protocol/finding';
  * reset events were not recorded, so `isOnThisKernel` is always false.
  */
 export class OfflineAttributor implements Attributor {
-  constructor(private readonly ipMap: IpOwnershipMap) {}
+  constructor(
+    private readonly ipMap: IpOwnershipMap,
+    /** The cluster as read by --kubeconfig, for service addresses. */
+    private readonly cluster: ClusterView | null = null,
+  ) {}
 
   endpoint(ip: string, port: number, timeMs: number): Endpoint {
     const owner = this.ipMap.lookup(ip, timeMs);
-    if (owner === null) return { ip, port, kind: 'external', pod: null, node: null, process: null };
+    if (owner === null) {
+      const service = this.cluster?.serviceByIp(ip) ?? null;
+      return { ip, port, kind: service === null ? 'external' : 'service', pod: null, node: null, process: null };
+    }
     if (owner.kind === 'pod' && owner.pod !== null) {
       return { ip, port, kind: 'pod', pod: { ...owner.pod, container: null }, node: owner.node, process: null };
     }

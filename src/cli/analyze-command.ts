@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import { IpOwnershipMap } from '../attribution/ip-map';
 import { claimIpMapEntries, loadIpMapFile } from '../attribution/ip-map-file';
 import { analyzeCaptureFile, type CaptureAnalysisResult } from '../analyze/capture-analysis';
+import { claimClusterSnapshot } from '../analyze/cluster-snapshot';
 import { claimCniCacheDir } from '../analyze/cni-snapshot';
 import { formatFindingsTable } from '../analyze/findings-table';
 import { OfflineAttributor } from '../analyze/offline-attributor';
 import { ProgressBar } from '../analyze/progress-bar';
-import { CaptureFileError, UsageError } from '../common/errors';
-import type { LogLevel } from '../common/log';
+import { CaptureFileError } from '../common/errors';
+import { createRootLogger, type LogLevel } from '../common/log';
 import type { ResetFinding } from '../protocol/finding';
 import { addSharedOptions, EXIT_USAGE, reportFailure } from './shared';
 
@@ -47,10 +48,8 @@ async function runAnalyze(files: string[], flags: AnalyzeFlags): Promise<void> {
     const { skipped } = claimCniCacheDir(ipMap, dir);
     if (skipped.length > 0) process.stderr.write(`rstprobe: --cni-cache-dir ${dir}: ${skipped.length} result files without a pod skipped (first: ${skipped[0]})\n`);
   }
-  if (flags.kubeconfig !== undefined) {
-    throw new UsageError('--kubeconfig is not available for analyze yet; name pods with --cni-cache-dir DIR or --ip-map FILE instead');
-  }
-  const attributor = new OfflineAttributor(ipMap);
+  const cluster = flags.kubeconfig === undefined ? null : await claimClusterSnapshot(ipMap, flags.kubeconfig, createRootLogger(flags.logLevel));
+  const attributor = new OfflineAttributor(ipMap, cluster);
   const results: CaptureAnalysisResult[] = [];
   let unreadable = 0;
   for (const path of files) {

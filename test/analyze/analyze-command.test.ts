@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { ResetFinding } from '../../src/protocol/finding';
 import { CLI_PATH } from '../support/agent-process';
+import { KubeApiServer, nodeJson, podJson, serviceJson } from '../support/kube-api-server';
 import { writePcap, writePcapng, type FixturePacket } from '../support/capture-writer';
 import { buildTcp } from '../support/packet-builder';
 
@@ -117,9 +118,28 @@ describe('rstprobe analyze', () => {
     assert.equal(stdout.trim().split('\n').length, 2);
   });
 
-  test('--kubeconfig is refused with the alternatives named', async () => {
-    const { code, stderr } = await run(['--kubeconfig', '/nonexistent', file('k.pcap', writePcap(packets(), { linkType: 1 }))]);
+  test('--kubeconfig names pods, nodes and services from the API server (list/watch protocol)', async () => {
+    const server = new KubeApiServer();
+    await server.start();
+    try {
+      server.upsert('nodes', nodeJson({ name: 'node-b', internalIp: '10.210.0.12', podCidr: '10.244.2.0/24' }));
+      server.upsert('pods', podJson({ namespace: 'default', name: 'reviews-0', nodeName: 'node-b', ips: [upstream] }));
+      server.upsert('services', serviceJson({ namespace: 'default', name: 'reviews', clusterIp: gateway, ports: [{ port: 40001 }] }));
+      const kubeconfig = server.writeKubeconfig(dir);
+      const { code, stdout, stderr } = await run(['--json', '--log-level', 'warn', '--kubeconfig', kubeconfig, file('k.pcap', writePcap(packets(), { linkType: 1 }))]);
+      assert.equal(code, 0, stderr);
+      const finding = JSON.parse(stdout.split('\n')[0]) as ResetFinding;
+      assert.deepEqual([finding.src.kind, finding.src.pod?.namespace, finding.src.pod?.name, finding.src.node], ['pod', 'default', 'reviews-0', 'node-b']);
+      assert.equal(finding.dst.kind, 'service');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('--kubeconfig that cannot be read: one line, exit 2', async () => {
+    const { code, stderr } = await run(['--kubeconfig', path.join(dir, 'missing-kubeconfig'), file('k2.pcap', writePcap(packets(), { linkType: 1 }))]);
     assert.equal(code, 2);
-    assert.match(stderr, /--cni-cache-dir DIR or --ip-map FILE/);
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    assert.match(stderr, /^rstprobe: --kubeconfig /);
   });
 });
