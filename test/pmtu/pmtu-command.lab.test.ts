@@ -109,6 +109,21 @@ describe('rstprobe pmtu on lab paths', { skip }, () => {
     assert.equal(finding.blackHole, false);
   });
 
+  it('stays exact when the lossy link is also a black hole: silence from loss is not taken for the limit', async () => {
+    const lossy = await path('lossy-1400').apply();
+    const blackHole = await path('black-hole-1400').apply();
+    try {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const run = await runPmtuCli(built.lab, built.nodeA, ['10.210.0.12']);
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual([run.findings[0]!.pmtu, run.findings[0]!.blackHole], [1400, true], `attempt ${attempt}: ${JSON.stringify(run.findings[0]?.evidence)}`);
+      }
+    } finally {
+      await blackHole();
+      await lossy();
+    }
+  });
+
   it('resolves host names (localhost: loopback carries the largest packet)', async () => {
     const run = await runPmtuCli(built.lab, built.nodeA, ['localhost', '--min', '1280']);
     assert.equal(run.code, 0, run.stderr);
