@@ -40,6 +40,11 @@ type WatchOutcome = 'ended' | 'gone';
 const SHORTEST_HEALTHY_WATCH_MS = 1_000;
 /** Watches ask the server to end them after 5–10 min, like client-go, so a silently dead connection is noticed. */
 const WATCH_TIMEOUT_MIN_S = 300;
+/**
+ * A watch still open this long after the server should have ended it is on a
+ * dead connection (peer gone without a FIN or RST): give it up and re-list.
+ */
+const WATCH_GRACE_MS = 30_000;
 
 export class Reflector<R> {
   synced = false;
@@ -116,9 +121,16 @@ export class Reflector<R> {
     return new Promise<WatchOutcome>((resolve, reject) => {
       let settled = false;
       let controller: AbortController | null = null;
+      const timeoutSeconds = WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_MIN_S);
+      const deadline = setTimeout(
+        () => finish(() => reject(new KubeApiError(`watch ${path}: still open ${WATCH_GRACE_MS} ms after its ${timeoutSeconds} s timeout; the connection is dead`, null))),
+        timeoutSeconds * 1000 + WATCH_GRACE_MS,
+      );
+      deadline.unref();
       const finish = (settle: () => void): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         signal.removeEventListener('abort', onAbort);
         controller?.abort();
         settle();
@@ -130,7 +142,7 @@ export class Reflector<R> {
         ...query,
         resourceVersion: this.resourceVersion ?? undefined,
         allowWatchBookmarks: true,
-        timeoutSeconds: WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_MIN_S),
+        timeoutSeconds,
       };
       watch
         .watch(

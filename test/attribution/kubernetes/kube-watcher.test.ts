@@ -203,7 +203,9 @@ describe('KubeWatcher against the test API server', () => {
     server.expireHistory('error');
     const late = server.upsert('pods', podJson({ name: 'late', ips: ['10.244.1.43'] }));
     await waitUntil(() => watcher.state.podByUid(late.metadata.uid) !== null, 'the pod after the re-list');
-    assert.ok(server.requests.filter((r) => r.query.watch === undefined).length >= listsBefore + 4, 'every resource re-listed');
+    await waitUntil(() => server.requests.filter((r) => r.query.watch === undefined).length >= listsBefore + 4, 'every resource re-listed');
+    await waitUntil(() => server.openWatches === 4, 'four watches again');
+    assert.equal(watcher.stale, false, 'a 410 is no outage');
   });
 
   test('bookmarks advance the resourceVersion a re-watch starts from; a normal watch end re-watches without a list', async () => {
