@@ -237,6 +237,19 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     assert.equal(new URL(page.url()).search, '');
   });
 
+  test('accessible: labelled filters, named table headers, and a row opens from the keyboard', async () => {
+    for (const label of ['Namespace', 'Node', 'Cause']) assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, label);
+    for (const header of ['From (RST source)', 'To', 'Cause', 'Sent by', 'Kernel reason', 'Count', 'Last seen']) {
+      assert.equal(await page.getByRole('columnheader', { name: header, exact: true }).count(), 1, header);
+    }
+    const toggle = page.getByRole('button', { name: 'Show evidence' }).first();
+    await toggle.focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.getByRole('button', { name: 'Hide evidence' }).count(), 1);
+    await page.keyboard.press('Enter');
+    assert.equal(await page.getByRole('button', { name: 'Hide evidence' }).count(), 0);
+  });
+
   test('unanswered SYNs are listed with their own badge', async () => {
     const syn = reset({ kind: 'syn-timeout', cause: 'unknown', sentBy: 'unknown', kernelReason: null, src: endpoint('10.244.2.40', 5432, ['db', 'postgres-0', null]) });
     aggregator.publishLocal(syn, false);
