@@ -10,7 +10,7 @@
  * learnt is still sent instead of refused or fragmented; only the interface MTU
  * refuses (EMSGSIZE). Needs CAP_NET_RAW.
  */
-import { PrivilegeError } from '../common/errors';
+import { PrivilegeError, RstprobeError } from '../common/errors';
 import { CAP_NET_RAW, hasCapability } from '../agent/privileges';
 import type { IpFamily, ProbeMethod } from './probe-packet';
 
@@ -46,12 +46,12 @@ const UDP_CHECKSUM_OFFSET = 6;
 const RECEIVE_BUFFER_BYTES = 2048;
 
 /** A probe the kernel refused to send; `errno` is the name (EMSGSIZE: bigger than the interface MTU). */
-export class ProbeSendError extends Error {
+export class ProbeSendError extends RstprobeError {
   constructor(
     readonly errno: string,
     message: string,
   ) {
-    super(message);
+    super('RSTPROBE_ERR_PMTU_SEND', `path-MTU probe not sent: ${message} (${errno})`);
   }
 }
 
