@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { IpOwnershipMap } from '../../../src/attribution/ip-map';
-import { KubeConfigError } from '../../../src/attribution/kubernetes/kube-config';
+import { inClusterConfigAvailable, KubeConfigError } from '../../../src/attribution/kubernetes/kube-config';
 import { KubeWatcher, type KubeWatcherOptions } from '../../../src/attribution/kubernetes/kube-watcher';
 import type { ClusterChange } from '../../../src/attribution/kubernetes/types';
 import { KubeApiServer, networkPolicyJson, nodeJson, podJson, serviceJson } from '../../support/kube-api-server';
@@ -365,4 +365,18 @@ describe('KubeWatcher configuration errors', () => {
       await watcher.stop();
     });
   }
+
+  test('in-cluster config: needs the service variables and a readable token', () => {
+    const serviceAccount = fs.mkdtempSync(path.join(dir, 'sa-'));
+    const env = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    assert.equal(inClusterConfigAvailable(env, serviceAccount), false, 'no token file');
+    fs.writeFileSync(path.join(serviceAccount, 'token'), 'eyJhbGciOi...');
+    assert.equal(inClusterConfigAvailable(env, serviceAccount), true);
+    assert.equal(inClusterConfigAvailable({ KUBERNETES_SERVICE_HOST: '10.96.0.1' }, serviceAccount), false, 'no port');
+  });
+
+  test('no kubeconfig and no in-cluster config → start() rejects naming --kubeconfig', { skip: inClusterConfigAvailable() ? 'this machine has in-cluster config' : false }, async () => {
+    const watcher = new KubeWatcher({ kubeconfigPath: null, scope: 'node', nodeName: 'n', ipMap, log });
+    await assert.rejects(watcher.start(new AbortController().signal), (err: unknown) => err instanceof KubeConfigError && /pass --kubeconfig PATH/.test(err.message));
+  });
 });
