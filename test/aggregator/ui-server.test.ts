@@ -147,7 +147,9 @@ describe('web UI behind a token', () => {
   test('?token= once sets an HttpOnly cookie and redirects to the same view without the token', async () => {
     const response = await fetch(`${base}/?view=mtu&token=s3cret-token&cause=middlebox`, { redirect: 'manual' });
     assert.equal(response.status, 303);
-    assert.equal(response.headers.get('location'), '/?view=mtu&cause=middlebox');
+    assert.equal(response.headers.get('location'), '?view=mtu&cause=middlebox', 'relative, so a proxy path prefix survives');
+    const bare = await fetch(`${base}/?token=s3cret-token`, { redirect: 'manual' });
+    assert.equal(bare.headers.get('location'), './');
     const cookie = response.headers.get('set-cookie') ?? '';
     assert.match(cookie, /^rstprobe_token=s3cret-token;/);
     assert.match(cookie, /HttpOnly/);

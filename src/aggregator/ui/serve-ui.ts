@@ -66,13 +66,15 @@ async function admitToPage(request: IncomingMessage, response: ServerResponse, u
   if (fromQuery !== null && (await authenticator.authenticate(fromQuery)).ok) {
     url.searchParams.delete(UI_TOKEN_QUERY);
     const secure = (request.socket as Partial<TLSSocket>).encrypted === true;
-    response.writeHead(303, { ...COMMON_HEADERS, 'set-cookie': tokenCookie(fromQuery, secure), location: `${url.pathname}${url.search}`, 'content-length': 0 });
+    // A relative Location (RFC 9110 §10.2.2) keeps any path prefix a reverse proxy added.
+    const location = url.search === '' ? './' : url.search;
+    response.writeHead(303, { ...COMMON_HEADERS, 'set-cookie': tokenCookie(fromQuery, secure), location, 'content-length': 0 });
     response.end();
     return false;
   }
   const token = presentedToken(request);
   if (token !== null && (await authenticator.authenticate(token)).ok) return true;
-  const body = 'rstprobe: this UI needs a token. Open it once as /?token=YOUR_TOKEN (the token the aggregator was started with), or send Authorization: Bearer YOUR_TOKEN.\n';
+  const body = 'rstprobe: this UI needs a token. Open it once as /?token=YOUR_TOKEN (a token from the file given with --api-token-file), or send Authorization: Bearer YOUR_TOKEN.\n';
   response.setHeader('www-authenticate', 'Bearer realm="rstprobe"');
   sendText(response, 401, body);
   return false;
