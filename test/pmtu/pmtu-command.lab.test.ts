@@ -124,6 +124,17 @@ describe('rstprobe pmtu on lab paths', { skip }, () => {
     }
   });
 
+  it('takes localMtu from the route\'s own mtu attribute when it has one', async () => {
+    await built.lab.exec(built.nodeA, ['ip', 'route', 'add', '10.210.0.12/32', 'via', '10.210.0.1', 'dev', 'eth0', 'onlink', 'mtu', '1300']);
+    try {
+      const run = await runPmtuCli(built.lab, built.nodeA, ['10.210.0.12']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual([run.findings[0]!.localMtu, run.findings[0]!.pmtu, run.findings[0]!.mismatch], [1300, 1300, false]);
+    } finally {
+      await built.lab.exec(built.nodeA, ['ip', 'route', 'del', '10.210.0.12/32']);
+    }
+  });
+
   it('resolves host names (localhost: loopback carries the largest packet)', async () => {
     const run = await runPmtuCli(built.lab, built.nodeA, ['localhost', '--min', '1280']);
     assert.equal(run.code, 0, run.stderr);
