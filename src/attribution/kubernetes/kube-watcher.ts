@@ -149,7 +149,14 @@ export class KubeWatcher extends EventEmitter {
     this.unhealthy.add(resource);
     if (this.unhealthy.size > 1) return;
     this.unhealthySinceMs ??= Date.now();
-    this.log.warn({ err: errorSummary(err) }, `Kubernetes API unreachable (${errorSummary(err)}): keeping the last good state and retrying with backoff`);
+    const status = (err as { statusCode?: unknown })?.statusCode;
+    const refused = status === 401 || status === 403;
+    this.log.warn(
+      { err: errorSummary(err), resource },
+      refused
+        ? `Kubernetes API refused rstprobe (${errorSummary(err)}): check the token and that the ClusterRole grants list/watch on pods, nodes, services and networkpolicies; retrying with backoff`
+        : `Kubernetes API unreachable (${errorSummary(err)}): keeping the last good state and retrying with backoff`,
+    );
   }
 }
 
