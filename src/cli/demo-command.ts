@@ -47,6 +47,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   const onSignal = (): void => {
     if (controller.signal.aborted) return;
     process.stderr.write('stopping: removing the lab…\n');
+    // Registered before the lab's handler, so this runs first: the agent gets to clean up.
+    demo.stopAgentSync();
     controller.abort();
   };
   process.on('SIGINT', onSignal);

@@ -115,6 +115,9 @@ export class Demo {
         if (this.options.once || signal.aborted) break;
         await sleep(this.options.pauseMs ?? 20_000, signal);
       }
+    } catch (err) {
+      // Stopping mid-scenario tears the lab down under the scenario's feet: not a failure.
+      if (!signal.aborted) throw err;
     } finally {
       await this.stop();
     }
@@ -140,9 +143,33 @@ export class Demo {
     return this.stopping;
   }
 
-  /** For signal handlers: the agent's pid, to ask it to stop before the lab is torn down synchronously. */
-  get agentPid(): number | null {
-    return this.agent?.pid ?? null;
+  /**
+   * For signal handlers, which run before the lab's own (that one SIGKILLs everything
+   * in the lab at once): asks the agent to stop and waits, synchronously and at most
+   * `graceMs`, until it has exited, so it removes its tracefs instance itself.
+   */
+  stopAgentSync(graceMs = 3_000): void {
+    this.quiet = true;
+    const pid = this.agent?.pid;
+    if (pid === undefined || this.agent?.exitCode !== null || this.agent?.signalCode !== null) return;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const deadline = Date.now() + graceMs; Date.now() < deadline; ) {
+      // An exited child stays a zombie (state Z, proc(5)) until Node reaps it.
+      let state = 'Z';
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      } catch {
+        state = 'Z';
+      }
+      if (state === 'Z' || state === 'X') return;
+      Atomics.wait(pause, 0, 0, 50);
+    }
   }
 
   // ── building ───────────────────────────────────────────────────────────────
@@ -268,6 +295,7 @@ export class Demo {
     } catch (err) {
       throw new DemoError(`the agent did not start in the lab: ${lastLines(this.agentStderrTail, 3)}`, { cause: err });
     }
+    this.options.say(`agent running (pid ${agent.pid ?? '?'})`);
     agent.once('exit', (code, signal) => {
       if (this.stopping === null && !this.quiet) this.options.say(`the agent exited (${code ?? signal}): ${lastLines(this.agentStderrTail, 3)}`);
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { Finding } from '../../src/protocol/finding';
@@ -59,6 +60,29 @@ describe('rstprobe demo --once', { skip, timeout: 300_000 }, () => {
       }
     });
   }
+});
+
+describe('rstprobe demo stopped with Ctrl-C', { skip, timeout: 120_000 }, () => {
+  test('removes its lab and lets the agent remove its tracefs instance, exit code 0', async () => {
+    const child = spawn(process.execPath, [CLI, 'demo', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 90_000;
+    while (!/\[1\/8\]/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.match(stderr, /\[1\/8\]/, stderr);
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000))]);
+    assert.equal(code, 0, stderr.slice(-2000));
+    const id = /building lab (demo-[0-9a-f]{8})/.exec(stderr)?.[1];
+    const agentPid = /agent running \(pid (\d+)\)/.exec(stderr)?.[1];
+    assert.ok(id && agentPid, stderr);
+    assert.equal(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(id), false, 'namespaces removed');
+    const instances = fs.existsSync('/sys/kernel/tracing/instances') ? fs.readdirSync('/sys/kernel/tracing/instances') : [];
+    assert.deepEqual(instances.filter((name) => name.startsWith(`rstprobe-${agentPid}-`)), [], 'the agent removed its tracefs instance');
+  });
 });
 
 describe('rstprobe demo without root', () => {
