@@ -38,6 +38,8 @@ export interface ClusterStateOptions {
 
 const SOURCE = 'kubernetes';
 const DEFAULT_DEPARTED_RETENTION_MS = 15 * 60_000;
+const CONTAINER_MISS_TTL_MS = 10_000;
+const CONTAINER_MISS_LIMIT = 1_024;
 
 interface CidrIndex {
   family: 4 | 6;
@@ -57,6 +59,8 @@ export class ClusterState implements ClusterView {
   private readonly departed = new Map<string, { pod: PodRecord; goneAtMs: number }>();
   /** container ID → pod UID */
   private readonly containers = new Map<string, string>();
+  /** IDs a scan did not find, and when: a process outside any known pod would otherwise cost a scan per reset. */
+  private containerMisses = new Map<string, number>();
   private readonly podsByNode = new Map<string, Set<string>>();
   private readonly nodeRecords = new Map<string, NodeRecord>();
   private readonly nodesByAddress = new Map<string, string>();
@@ -107,12 +111,17 @@ export class ClusterState implements ClusterView {
       return pod === null || container === undefined ? null : { pod, container };
     }
     if (this.localNode === null) return null;
+    const nowMs = Date.now();
+    const missedAtMs = this.containerMisses.get(containerId);
+    if (missedAtMs !== undefined && nowMs - missedAtMs < CONTAINER_MISS_TTL_MS) return null;
     for (const pods of [this.pods.values(), [...this.departed.values()].map((entry) => entry.pod)]) {
       for (const pod of pods) {
         const container = pod.containers.find((candidate) => candidate.containerId === containerId);
         if (container !== undefined) return { pod, container };
       }
     }
+    if (this.containerMisses.size >= CONTAINER_MISS_LIMIT) this.containerMisses = new Map();
+    this.containerMisses.set(containerId, nowMs);
     return null;
   }
 
