@@ -68,7 +68,8 @@ describe('analyze: lab recordings give the live agents\' verdicts', { skip }, ()
     gateway = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
     upstream = await lab.addPod(nodeB, { namespace: 'default', name: 'reviews-0', ip: '10.244.2.20' });
     // The captures start first, so they hold everything the agents see.
-    tcpdumpB = lab.spawn(nodeB, 'tcpdump', ['-i', 'any', '-U', '-n', '-w', pcapB, 'tcp']);
+    // --immediate-mode: libpcap otherwise holds packets in the ring for up to its 1 s timeout, and SIGINT loses them.
+    tcpdumpB = lab.spawn(nodeB, 'tcpdump', ['-i', 'any', '--immediate-mode', '-U', '-n', '-w', pcapB, 'tcp']);
     dumpcapA = lab.spawn(nodeA, 'dumpcap', ['-i', 'any', '-f', 'tcp', '-w', pcapngA]);
     await Promise.all([waitForOutput(tcpdumpB, /listening on any/i), waitForOutput(dumpcapA, /Capturing on/i)]);
     [agentA, agentB] = await Promise.all([
@@ -95,7 +96,7 @@ describe('analyze: lab recordings give the live agents\' verdicts', { skip }, ()
     } finally {
       await rule.remove();
     }
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let the capture buffers drain
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // let the capture buffers drain (dumpcap's ring times out after 1 s)
     await Promise.all([stopCapture(tcpdumpB), stopCapture(dumpcapA)]);
     server.kill();
   });
