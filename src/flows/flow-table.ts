@@ -89,9 +89,11 @@ export class FlowTable {
    */
   private readonly addresses = new Map<string, string>();
   /**
-   * Per-packet lookup by the port pair, a number, with the addresses compared in
-   * the (short) bucket: hashing a fresh 30-character key string per packet was
-   * the largest cost of the whole analysis (bench/diagnosis.ts).
+   * Per-packet lookup by a number made of the port pair and a hash of the two
+   * addresses, with the addresses compared in the (short) bucket: hashing a fresh
+   * 30-character key string per packet was the largest cost of the whole analysis
+   * (bench/diagnosis.ts). The addresses are in the number so that a flood from
+   * many spoofed addresses with one source port does not make one long bucket.
    */
   private readonly byPorts = new Map<number, FlowRecord>();
 
@@ -217,7 +219,7 @@ export class FlowTable {
   }
 
   private find(srcIp: string, srcPort: number, dstIp: string, dstPort: number): FlowRecord | null {
-    let flow = this.byPorts.get(portsKey(srcPort, dstPort)) ?? null;
+    let flow = this.byPorts.get(bucketKey(srcIp, srcPort, dstIp, dstPort)) ?? null;
     while (flow !== null) {
       const a = flow.endA;
       const b = flow.endB;
@@ -231,14 +233,14 @@ export class FlowTable {
   private insert(key: string, flow: FlowRecord): void {
     if (this.flows.size >= this.maxFlows) this.evictOne();
     this.flows.set(key, flow);
-    const bucket = portsKey(flow.endA.port, flow.endB.port);
+    const bucket = bucketKey(flow.endA.ip, flow.endA.port, flow.endB.ip, flow.endB.port);
     flow.nextInBucket = this.byPorts.get(bucket) ?? null;
     this.byPorts.set(bucket, flow);
   }
 
   private remove(key: string, flow: FlowRecord): void {
     this.flows.delete(key);
-    const bucket = portsKey(flow.endA.port, flow.endB.port);
+    const bucket = bucketKey(flow.endA.ip, flow.endA.port, flow.endB.ip, flow.endB.port);
     const head = this.byPorts.get(bucket);
     if (head === flow) {
       if (flow.nextInBucket === null) this.byPorts.delete(bucket);
@@ -279,9 +281,17 @@ function flatString(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1');
 }
 
-/** Direction-independent number for a port pair. */
-function portsKey(portA: number, portB: number): number {
-  return portA <= portB ? portA * 65_536 + portB : portB * 65_536 + portA;
+/** Direction-independent number for a flow: the port pair (32 bits) and the sum of the address hashes (21 bits). */
+function bucketKey(ipA: string, portA: number, ipB: string, portB: number): number {
+  const ports = portA <= portB ? portA * 65_536 + portB : portB * 65_536 + portA;
+  return ports * 2_097_152 + ((addressHash(ipA) + addressHash(ipB)) & 0x1f_ffff);
+}
+
+/** FNV-1a over the address text, 20 bits. */
+function addressHash(ip: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < ip.length; index++) hash = Math.imul(hash ^ ip.charCodeAt(index), 0x01000193);
+  return (hash >>> 12) & 0xf_ffff;
 }
 
 /** Bound on the address strings shared by flows (a new set starts when full). */

@@ -95,3 +95,20 @@ test('the silence before a FIN and before the burst that ends a flow are measure
   assert.equal(view?.receiver?.lastPayloadMs, Math.floor(t0) + 4_012);
   assert.equal(view?.flow.closed, false);
 });
+
+test('a flood from many addresses with one source port does not degrade lookups', () => {
+  const table = new FlowTable();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < 20_000; i++) {
+    const src = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    table.observe(tcpObservation({ ...client, src, srcPort: 1234, flags: 'SYN' }, i));
+  }
+  // With all 20,000 flows in one bucket this would be 2·10^8 comparisons; hashed, it is about one per packet.
+  for (let i = 0; i < 20_000; i += 97) {
+    const src = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    assert.notEqual(table.snapshot({ ip: src, port: 1234 }, { ip: client.dst, port: 8080 }), null);
+  }
+  const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+  assert.equal(table.size, 20_000);
+  assert.ok(elapsedMs < 5_000, `${elapsedMs.toFixed(0)} ms`);
+});
