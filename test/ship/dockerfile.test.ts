@@ -261,18 +261,20 @@ describe('Dockerfile replayed against the repository', { skip: skipReplay, timeo
   });
 
   test('every file under src/ that tsc does not compile (UI assets, schemas) reaches the runtime tree', () => {
+    // The sources as the build stage received them (the repository may have moved on since).
+    const buildRoot = inStage('build', workdir(dockerfile, 'build'));
     const missing: string[] = [];
     const walk = (dir: string): void => {
       for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(full);
         else if (!/\.(ts|md)$/.test(entry.name)) {
-          const relative = path.relative(REPO, full);
+          const relative = path.relative(buildRoot, full);
           if (!fs.existsSync(path.join(appRoot(), 'dist', relative)) && !fs.existsSync(path.join(appRoot(), relative))) missing.push(relative);
         }
       }
     };
-    walk(path.join(REPO, 'src'));
+    walk(path.join(buildRoot, 'src'));
     assert.deepEqual(missing, [], 'these files are read at run time but the image would not have them');
   });
 });
