@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -159,5 +159,13 @@ describe('analyze: lab recordings give the live agents\' verdicts', { skip }, ()
     assert.match(resets[0][2], new RegExp(`rstprobe finding ${finding.id}: not-listening`));
     const syns = await tsharkFields(file, ['ip.src'], 'tcp.flags.syn==1');
     assert.deepEqual(syns.map((row) => row[0]), [gateway.ip], 'the SYN the RST answered is in the capture too');
+    // The standalone agent's API serves the same bytes.
+    const { stdout } = await lab.exec(nodeB, [
+      process.execPath,
+      '-e',
+      `require('http').get('http://127.0.0.1:7070/api/v1/findings/${finding.id}/pcap', (r) => { const parts = []; r.on('data', (d) => parts.push(d)); r.on('end', () => console.log(r.statusCode, require('crypto').createHash('sha256').update(Buffer.concat(parts)).digest('hex'))); })`,
+    ]);
+    const expected = (await import('node:crypto')).createHash('sha256').update(readFileSync(file)).digest('hex');
+    assert.equal(stdout.trim(), `200 ${expected}`);
   });
 });
