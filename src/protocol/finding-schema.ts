@@ -112,6 +112,8 @@ export const pmtuFindingSchema = {
     probes: { type: 'integer', minimum: 0 },
     durationMs: { type: 'number', minimum: 0 },
     advice: { type: 'string', maxLength: 8192 },
+    // Optional: passive evidence (ICMP too-big seen, SYN MSS larger than the path allows).
+    evidence: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 4096 } },
   },
 } as const;
 
