@@ -189,7 +189,7 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
       ttl: 62,
       expectedTtl: 63,
       idleMs: 5012,
-      evidence: ['the upstream closed the idle connection (FIN) 5.0 s before', 'the gateway reused it 2 ms later'],
+      evidence: ['the upstream closed the idle connection (FIN) 5.0 s before', 'the gateway reused it 2 ms later', 'comm <img src=x onerror=alert(1)>'],
       advice: "Make the gateway's idle timeout shorter than the upstream's keep-alive timeout (5 s).",
     });
     aggregator.publishLocal(keepalive, false);
@@ -207,6 +207,8 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     assert.match(text, /62 \(expected 63\)/);
     assert.match(text, /5\.0 s/);
     assert.match(text, /TCP_TIME_WAIT/);
+    assert.match(text, /comm <img src=x onerror=alert\(1\)>/, 'text from the wire is shown as text');
+    assert.equal(await details.locator('img').count(), 0, 'and never becomes markup');
     // No capture was attached to this finding: the page asks and says so instead of offering a dead link.
     await details.locator('.pcap-missing').waitFor({ timeout: 5_000 });
     assert.equal(await details.locator('a.pcap').count(), 0);
