@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTcp } from '../test/support/packet-builder';
 
@@ -15,6 +15,8 @@ import { buildTcp } from '../test/support/packet-builder';
 export interface ToolRun {
   label: string;
   wallS: number;
+  /** User + system CPU seconds (steadier than wall time on a shared machine). */
+  cpuS: number;
   peakRssMiB: number;
   /** Lines on stdout (findings, RSTs). */
   outputLines: number;
@@ -186,7 +188,7 @@ function childPids(pid: number | undefined): number[] {
 /** Runs a command under /usr/bin/time; stdout lines are counted, not kept. */
 function timed(label: string, argv: string[], timeoutMs?: number): Promise<ToolRun & { stderr: string; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', 'BENCH_TIME %e %M', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', 'BENCH_TIME %e %M %U %S', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     let outputLines = 0;
     let stderr = '';
     let timedOut = false;
@@ -206,9 +208,10 @@ function timed(label: string, argv: string[], timeoutMs?: number): Promise<ToolR
     child.on('error', reject);
     child.on('close', () => {
       if (timer !== null) clearTimeout(timer);
-      const match = /BENCH_TIME ([\d.]+) (\d+)/.exec(stderr);
+      const match = /BENCH_TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr);
       const wallS = match === null ? (Date.now() - startedMs) / 1000 : Number(match[1]);
-      resolve({ label, wallS, peakRssMiB: match === null ? NaN : Number(match[2]) / 1024, outputLines, completedShare: 1, stderr, timedOut });
+      const cpuS = match === null ? NaN : Number(match[3]) + Number(match[4]);
+      resolve({ label, wallS, cpuS, peakRssMiB: match === null ? NaN : Number(match[2]) / 1024, outputLines, completedShare: 1, stderr, timedOut });
     });
   });
 }
@@ -239,6 +242,7 @@ export async function runAnalyzeBench(): Promise<AnalyzeBenchResult> {
         const lastFrame = tshark.outputLines > 0 ? tshark.outputLines * PACKETS_PER_FLOW : 0;
         tshark.completedShare = lastFrame / generated.packets;
         tshark.wallS = tshark.completedShare > 0 ? tshark.wallS / tshark.completedShare : Number.POSITIVE_INFINITY;
+        tshark.cpuS = tshark.completedShare > 0 ? tshark.cpuS / tshark.completedShare : Number.POSITIVE_INFINITY;
         tshark.label += ` (time-boxed at ${TSHARK_TIMEOUT_MS / 1000} s, extrapolated from ${(tshark.completedShare * 100).toFixed(1)}%)`;
       }
       runs.push(tshark);
@@ -268,12 +272,18 @@ export async function reportAnalyzeBench(check: (ok: boolean, text: string) => v
     console.log(`\nanalyze: ${result.packets.toLocaleString('en')} packets, ${result.resets.toLocaleString('en')} RSTs, ${(result.fileBytes[format] / 1e9).toFixed(2)} GB ${format}`);
     console.table(
       Object.fromEntries(
-        runs.map((run) => [run.label, { 'wall s': run.wallS.toFixed(2), 'peak RSS MiB': run.peakRssMiB.toFixed(1), 'output lines': run.outputLines, 'vs rstprobe': `${(run.wallS / rstprobe.wallS).toFixed(2)}×` }]),
+        runs.map((run) => [
+          run.label,
+          { 'wall s': run.wallS.toFixed(2), 'CPU s': run.cpuS.toFixed(2), 'peak RSS MiB': run.peakRssMiB.toFixed(1), 'output lines': run.outputLines, 'wall vs rstprobe': `${(run.wallS / rstprobe.wallS).toFixed(2)}×` },
+        ]),
       ),
     );
     const tcpdumpRatio = rstprobe.wallS / tcpdump.wallS;
     const tsharkRatio = tshark.wallS / rstprobe.wallS;
-    console.log(`${format}: rstprobe/tcpdump = ${tcpdumpRatio.toFixed(2)}× · tshark/rstprobe = ${tsharkRatio.toFixed(1)}×${tshark.completedShare < 1 ? ' (tshark extrapolated)' : ''}`);
+    console.log(
+      `${format}: wall rstprobe/tcpdump = ${tcpdumpRatio.toFixed(2)}× · tshark/rstprobe = ${tsharkRatio.toFixed(1)}×${tshark.completedShare < 1 ? ' (tshark extrapolated)' : ''}` +
+        ` · CPU rstprobe/tcpdump = ${(rstprobe.cpuS / tcpdump.cpuS).toFixed(2)}×, tshark/rstprobe = ${(tshark.cpuS / rstprobe.cpuS).toFixed(1)}× · load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs`,
+    );
     check(rstprobe.outputLines > 0, `analyze ${format}: rstprobe reported ${rstprobe.outputLines} findings for ${result.resets} RSTs`);
     check(tcpdumpRatio <= 2, `analyze ${format}: rstprobe took ${tcpdumpRatio.toFixed(2)}× tcpdump's time (target ≤ 2×)`);
     check(tsharkRatio >= 20, `analyze ${format}: rstprobe ${tsharkRatio.toFixed(1)}× faster than tshark (target ≥ 20×)`);
