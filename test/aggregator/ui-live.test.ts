@@ -281,7 +281,7 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     assert.match(await page.locator('td.cell.ok button').innerText(), /1500/);
     await hole.click();
     assert.match(await page.locator('.pair-details').innerText(), /node-a[\s\S]*node-b[\s\S]*allow ICMP type 3 code 4[\s\S]*1400 bytes/);
-    await page.screenshot({ path: artifactPath('ui-mtu.png'), fullPage: true });
+    await page.screenshot({ path: artifactPath('ui-live-mtu.png'), fullPage: true });
   });
 
   test('when the aggregator restarts the page says so, reconnects, and catches up on what it missed', async () => {
@@ -300,7 +300,7 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
     const after = reset({ cause: 'process-exit', src: endpoint('10.244.2.51', 8080, ['shop', 'orders-0', 'app']) });
     aggregator.publishLocal(after, false);
     await page.locator(`tr[data-id="${after.id}"]`).waitFor({ timeout: 5_000 });
-    await page.screenshot({ path: artifactPath('ui-resets.png'), fullPage: true });
+    await page.screenshot({ path: artifactPath('ui-live-resets.png'), fullPage: true });
   });
 
   test('a burst of 600 new findings reaches the page; the table draws the newest 500 and says so', async (t) => {
