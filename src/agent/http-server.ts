@@ -37,6 +37,8 @@ export class HttpServer {
   private readonly prefixes: Array<{ prefix: string; handler: RouteHandler }> = [];
   private readonly upgrades = new Map<string, UpgradeHandler>();
   private server: Server | null = null;
+  /** Sockets handed to WebSocket endpoints: the HTTP server no longer closes them itself. */
+  private readonly upgraded = new Set<Duplex>();
 
   constructor(
     private readonly listen: { host: string; port: number },
@@ -83,6 +85,8 @@ export class HttpServer {
     this.server = null;
     if (server === null) return;
     server.closeAllConnections();
+    for (const socket of this.upgraded) socket.destroy();
+    this.upgraded.clear();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -106,6 +110,8 @@ export class HttpServer {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const handler = this.upgrades.get(url.pathname);
     socket.on('error', (err) => this.log.debug({ err, path: url.pathname }, 'upgrade socket error'));
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
     try {
       if (handler === undefined) {
         rejectUpgrade(socket, 404, 'not found');
