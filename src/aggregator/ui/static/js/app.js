@@ -1,6 +1,6 @@
 // The page: a header with the live-connection state, three views (resets, top
 // senders, path MTU) and the filters, all kept in the URL.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useErrorBoundary, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { useFindings } from './findings-store.js';
 import { useUrlState } from './url-state.js';
@@ -24,6 +24,16 @@ function useNow(intervalMs) {
     return () => clearInterval(timer);
   }, [intervalMs]);
   return nowMs;
+}
+
+/** One malformed finding must not blank the page: the view says what failed and the rest keeps working. */
+function ViewBoundary({ children }) {
+  const [error, resetError] = useErrorBoundary((err) => console.error('rstprobe view failed', err));
+  if (error) {
+    return html`<div class="error" role="alert"><p>This view failed to draw: ${String(error.message ?? error)}.</p>
+      <p><button type="button" onClick=${resetError}>Try again</button></p></div>`;
+  }
+  return children;
 }
 
 export function App() {
@@ -56,8 +66,10 @@ export function App() {
     </nav>
     <main>
       ${error && html`<p class="error" role="alert">Could not load findings: ${error}</p>`}
-      ${view === 'resets' && html`<${ResetsView} findings=${findings} loaded=${loaded} filters=${filters} onFilters=${update} nowMs=${nowMs} />`}
-      ${view === 'senders' && html`<${SendersView} />`}
-      ${view === 'mtu' && html`<${MtuView} findings=${findings} nowMs=${nowMs} />`}
+      <${ViewBoundary} key=${view}>
+        ${view === 'resets' && html`<${ResetsView} findings=${findings} loaded=${loaded} filters=${filters} onFilters=${update} nowMs=${nowMs} />`}
+        ${view === 'senders' && html`<${SendersView} />`}
+        ${view === 'mtu' && html`<${MtuView} findings=${findings} nowMs=${nowMs} />`}
+      </${ViewBoundary}>
     </main>`;
 }

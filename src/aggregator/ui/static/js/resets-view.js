@@ -38,7 +38,7 @@ function Details({ finding }) {
     <div class="details">
       <section aria-label="Evidence">
         <h3>Evidence</h3>
-        ${finding.evidence.length === 0
+        ${(finding.evidence ?? []).length === 0
           ? html`<p>No evidence sentences.</p>`
           : html`<ul class="evidence">${finding.evidence.map((line) => html`<li>${line}</li>`)}</ul>`}
         <h3>Advice</h3>
