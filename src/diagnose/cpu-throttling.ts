@@ -48,14 +48,30 @@ export function parseV1CpuCgroup(procCgroupText: string): { controllers: string;
   return null;
 }
 
+/**
+ * Where the cgroup tree may be seen from here. `ip netns exec` (how the lab runs an
+ * agent) and some container runtimes mount a fresh /sys without the cgroup
+ * filesystems; the host's tree is still visible through init's root
+ * (/proc/1/root, proc(5)) to a root agent that shares the host's pid namespace.
+ */
+const CGROUP_ROOTS = ['/sys/fs/cgroup', '/proc/1/root/sys/fs/cgroup'];
+
 /** Reads the throttling of `pid`'s cgroup (v1 cpu controller, else v2); null when the process is gone or no counters exist. */
-export function readCpuThrottling(pid: number, procRoot = '/proc', cgroupRoot = '/sys/fs/cgroup'): CpuThrottling | null {
+export function readCpuThrottling(pid: number, procRoot = '/proc', cgroupRoots: readonly string[] = CGROUP_ROOTS): CpuThrottling | null {
   let text: string;
   try {
     text = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8');
   } catch {
     return null;
   }
+  for (const cgroupRoot of cgroupRoots) {
+    const found = readUnder(text, cgroupRoot);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+function readUnder(text: string, cgroupRoot: string): CpuThrottling | null {
   const v1 = parseV1CpuCgroup(text);
   if (v1 !== null) {
     // Mounted as cpu,cpuacct (with cpu and cpuacct symlinks) or as cpu alone.

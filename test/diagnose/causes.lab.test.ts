@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { readCpuThrottling } from '../../src/diagnose/cpu-throttling';
 import type { Finding, ResetFinding } from '../../src/protocol/finding';
 import { Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess } from '../support/agent-process';
@@ -23,6 +25,8 @@ import { KubeApiServerProcess } from '../support/kube-api-server-process';
  * cause and reports its idle figures as upper bounds instead of measurements.
  */
 const skip = labSkipReason();
+/** cgroup v1's cpu controller, where the sidecar test gives the proxy a CPU quota. */
+const CPU_CGROUP_ROOT = '/sys/fs/cgroup/cpu';
 
 const isReset = (finding: Finding): finding is ResetFinding => finding.kind === 'reset';
 const isSynTimeout = (finding: Finding): finding is ResetFinding => finding.kind === 'syn-timeout';
@@ -304,6 +308,80 @@ describe('diagnosis of every cause in the lab', { skip }, () => {
     }
   });
 
+  test('sidecar: envoy in the istio-proxy container, with its restarts from the API and CPU throttling from a real cgroup quota', async (t) => {
+    // A cgroup like the kubelet's cgroupfs driver makes (kubepods/burstable/pod<uid>/<container id>), with a 5% CPU quota.
+    const containerId = createHash('sha256').update(`istio-proxy/${upstream.uid}`).digest('hex');
+    const podDir = path.join(CPU_CGROUP_ROOT, 'kubepods', 'burstable', `pod${upstream.uid}`);
+    const cgroupDir = path.join(podDir, containerId);
+    try {
+      fs.mkdirSync(cgroupDir, { recursive: true });
+      fs.writeFileSync(path.join(cgroupDir, 'cpu.cfs_quota_us'), '5000');
+    } catch (err) {
+      t.skip(`no writable cgroup v1 cpu controller at ${CPU_CGROUP_ROOT}: ${(err as Error).message}`);
+      return;
+    }
+    await api.upsert(
+      'pods',
+      podJson({
+        namespace: 'default',
+        name: 'reviews-0',
+        uid: upstream.uid,
+        nodeName: 'node-b',
+        ips: [upstream.ip],
+        labels: { app: 'reviews' },
+        containers: [
+          { name: 'app', ports: [{ containerPort: 8080, name: 'http' }], memoryLimit: '256Mi' },
+          { name: 'istio-proxy', containerId: `containerd://${containerId}`, restartCount: 3, lastTerminationReason: 'Error' },
+        ],
+      }),
+    );
+    const envoy = path.join(scratch, 'envoy');
+    if (!fs.existsSync(envoy)) fs.symlinkSync(process.execPath, envoy);
+    // Starved first (a busy second under a 5% quota), then it aborts a connection with the request unread.
+    const proxy = lab.spawn(upstream, envoy, [
+      '-e',
+      `process.stdin.once('data', () => {
+         const until = Date.now() + 1000; while (Date.now() < until) {}
+         ${unreadServerScript(15007, 300)}
+       });`,
+    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      fs.writeFileSync(path.join(cgroupDir, 'cgroup.procs'), String(proxy.pid));
+      proxy.stdin?.write('go\n');
+      await waitForOutput(proxy, /listening/, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // the pod update reaches the agent's watch
+      const { stdout } = await lab.exec(gateway, [process.execPath, '-e', clientScript(upstream.ip, 15007, 'GET / HTTP/1.1\r\n\r\n', 10_000)], { timeoutMs: 15_000 });
+      assert.equal(stdout.trim(), 'ECONNRESET');
+      const finding = await agentB.waitFor((f) => isReset(f) && f.src.ip === upstream.ip && f.src.port === 15007);
+      assert.ok(isReset(finding));
+      const text = evidenceText(finding);
+      assert.equal(finding.cause, 'sidecar', text);
+      assert.match(text, new RegExp(`the sidecar proxy process envoy \\(pid ${proxy.pid}\\) in container istio-proxy of pod default/reviews-0`));
+      assert.match(text, /the sidecar container has restarted 3 times; last termination: Error, exit code 1/);
+      // The reader on the real, throttled cgroup (from here: `ip netns exec` gives the lab's agent a /sys without cgroups).
+      const starved = readCpuThrottling(proxy.pid!);
+      assert.ok(starved !== null && starved.throttledPeriods > 0, JSON.stringify(starved));
+      assert.equal(starved.cgroupPath, `/kubepods/burstable/pod${upstream.uid}/${containerId}`);
+      const throttled = /CPU-throttled in (\d+) scheduler periods/.exec(text);
+      if (throttled !== null) {
+        assert.ok(Number(throttled[1]) > 0, text);
+        assert.match(finding.advice, /CPU-throttled .* raise its CPU limit/);
+      } else {
+        assert.match(text, /the sidecar's CPU throttling could not be read/, 'says so instead of guessing');
+      }
+    } finally {
+      proxy.kill('SIGKILL');
+      await new Promise((resolve) => (proxy.exitCode !== null || proxy.signalCode !== null ? resolve(null) : proxy.once('exit', resolve)));
+      for (const dir of [cgroupDir, podDir, path.dirname(podDir), path.dirname(path.dirname(podDir))]) {
+        try {
+          fs.rmdirSync(dir);
+        } catch {
+          break; // still used (another test's pod) or already gone
+        }
+      }
+    }
+  });
+
   test('middlebox: a fabric REJECT is forged, and the NetworkPolicy selecting the upstream does not admit the gateway', async () => {
     const rule = await lab.rejectWithTcpReset(undefined, { dst: upstream.ip, dport: 8084 });
     try {
@@ -362,7 +440,7 @@ describe('diagnosis of every cause in the lab', { skip }, () => {
         '    s.recv(1)',
         "    print('eof', flush=True)",
         'except OSError as e:',
-        "    print('error', e.errno, flush=True)",
+        "    print('errno-%d' % e.errno, flush=True)",
       ].join('\n'),
       upstream.ip,
     ]);
@@ -372,7 +450,7 @@ describe('diagnosis of every cause in the lab', { skip }, () => {
       await lab.insertRule(lab.fabric!, 4, 'FORWARD', ['-p', 'tcp', '-s', upstream.ip, '--sport', '8087', '-j', 'DROP']),
     ];
     try {
-      assert.match(await waitForOutput(client, /error|eof/, 10_000), /error 110/, 'ETIMEDOUT after the probes');
+      assert.match(await waitForOutput(client, /errno-\d+|eof/, 10_000), /errno-110/, 'ETIMEDOUT after the probes');
       const finding = await agentA.waitFor((f) => isReset(f) && f.src.ip === gateway.ip && f.dst.port === 8087);
       assert.ok(isReset(finding));
       const text = evidenceText(finding);
