@@ -1,6 +1,6 @@
 // The live table of resets and unanswered SYNs: who → whom, cause, who really sent
 // it, the kernel's reason, how often and when; a row opens to its evidence and advice.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useErrorBoundary, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { FilterBar, matchesFilters } from './filters.js';
 import { causeText, durationText, endpointDetail, endpointName, kindText, localTime, timeAgo } from './format.js';
@@ -93,6 +93,15 @@ function ResetRow({ finding, open, onToggle, nowMs }) {
     </tr>`;
 }
 
+/** A finding that cannot be drawn becomes one line saying so; the other rows stay. */
+function SafeRow(props) {
+  const [error] = useErrorBoundary((err) => console.error('rstprobe row failed', props.finding?.id, err));
+  if (error) {
+    return html`<tr class="finding broken" data-id=${props.finding?.id}><td colspan="9" class="error">Finding ${props.finding?.id ?? '?'} could not be drawn: ${String(error.message ?? error)}</td></tr>`;
+  }
+  return html`<${ResetRow} ...${props} />`;
+}
+
 function EmptyState({ total, filtered, onClear }) {
   if (total > 0 && filtered) {
     return html`
@@ -155,7 +164,7 @@ export function ResetsView({ findings, loaded, filters, onFilters, nowMs }) {
               </tr>
             </thead>
             <tbody>
-              ${shown.slice(0, MAX_ROWS).map((finding) => html`<${ResetRow} key=${rowKey(finding)} finding=${finding} open=${openIds.has(finding.id)} onToggle=${toggle} nowMs=${nowMs} />`)}
+              ${shown.slice(0, MAX_ROWS).map((finding) => html`<${SafeRow} key=${rowKey(finding)} finding=${finding} open=${openIds.has(finding.id)} onToggle=${toggle} nowMs=${nowMs} />`)}
             </tbody>
           </table>
           </div>`}
