@@ -37,12 +37,22 @@ export interface ListeningSocketReaderOptions {
   cacheMs?: number;
   /** Fall back to entering the namespace (`nsenter --net=PATH cat /proc/net/tcp…`) when no process lives in it. */
   enterNamespace?: boolean;
+  /**
+   * At most this many uncached reads per second. Each is a synchronous walk of
+   * /proc (a few ms on a busy node); a storm of refused SYNs to many pods must not
+   * stall the agent, so past the budget the answer is "not read".
+   */
+  maxReadsPerSecond?: number;
 }
 
 export class ListeningSocketReader {
   private readonly procRoot: string;
   private readonly cacheMs: number;
   private readonly cache = new Map<string, { readAtMs: number; result: ListeningPorts | null }>();
+  private budgetSecond = 0;
+  private readsThisSecond = 0;
+  /** Reads refused by the per-second budget. */
+  skipped = 0;
 
   constructor(private readonly options: ListeningSocketReaderOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -54,6 +64,15 @@ export class ListeningSocketReader {
     const nowMs = Date.now();
     const cached = this.cache.get(netnsPath);
     if (cached !== undefined && nowMs - cached.readAtMs < this.cacheMs) return cached.result;
+    const second = Math.floor(nowMs / 1000);
+    if (second !== this.budgetSecond) {
+      this.budgetSecond = second;
+      this.readsThisSecond = 0;
+    }
+    if (++this.readsThisSecond > (this.options.maxReadsPerSecond ?? 20)) {
+      this.skipped++;
+      return null;
+    }
     const result = this.readUncached(netnsPath);
     if (this.cache.size >= 1_024) this.cache.clear();
     this.cache.set(netnsPath, { readAtMs: nowMs, result });

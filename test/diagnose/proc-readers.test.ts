@@ -48,3 +48,12 @@ test('reading this process’s throttling never throws; an exited pid is not ali
   assert.equal(processAlive(process.pid), true);
   assert.equal(processAlive(2 ** 22 + 7), false);
 });
+
+test('uncached namespace reads are rate-limited: a storm to many pods cannot stall the agent', () => {
+  const reader = new ListeningSocketReader({ enterNamespace: false, maxReadsPerSecond: 3, cacheMs: 60_000 });
+  const paths = Array.from({ length: 10 }, (_, index) => `/nonexistent/netns-${index}`);
+  for (const netnsPath of paths) reader.read(netnsPath);
+  assert.ok(reader.skipped >= 6, `skipped ${reader.skipped}`);
+  const own = reader.read(`/proc/${process.pid}/ns/net`);
+  assert.ok(own === null || Array.isArray(own.ports), 'still answers (or says not read) without throwing');
+});
