@@ -60,6 +60,13 @@ interface Connection {
 
 /** Link + IPv4/IPv6 + TCP headers with options fit; the payload is not needed. */
 const HELD_BYTES = 192;
+/**
+ * The flow table rounds times to whole ms before it compares a gap with
+ * QUIET_GAP_MS, so a 499.4 ms gap can count as a burst boundary there: gaps are
+ * treated as boundaries here from 2 ms earlier (decoding one more segment is
+ * always safe; holding one that starts a burst is not).
+ */
+const BURST_GAP_MS = QUIET_GAP_MS - 2;
 /** Same window as the live DuplicateFilter. */
 const DUPLICATE_WINDOW_MS = 50;
 
@@ -107,15 +114,17 @@ export class SegmentCoalescer {
     }
     const gapMs = timeMs - connection.lastMs;
     if (timeMs > connection.lastMs) connection.lastMs = timeMs;
-    if (gapMs >= QUIET_GAP_MS) {
+    if (gapMs >= BURST_GAP_MS) {
       this.release(connection);
       this.deliverNow(connection, linkType, buffer, start, length, timeMs);
       return;
     }
     // Decoded segments must never be QUIET_GAP_MS apart inside a burst, or the flow
-    // table would see a silence that was not there: decode what is held (the
-    // segments just before this one) first.
-    if (timeMs - connection.lastDeliveredMs >= QUIET_GAP_MS) this.release(connection);
+    // table would see a silence that was not there: decode the newest held segment
+    // (just before this one) first. Its direction's older held segment goes with it,
+    // oldest first, so that side's clock never runs backwards; the other direction
+    // may stay held (its side's clock lags by at most holdMs, as always).
+    if (timeMs - connection.lastDeliveredMs >= BURST_GAP_MS) this.releaseNewestDirection(connection);
     const frames = connection.frames;
     const lastIndex = info.direction * 2;
     let last = frames[lastIndex];
@@ -174,7 +183,7 @@ export class SegmentCoalescer {
    */
   expire(nowMs: number): void {
     for (const [key, connection] of this.connections) {
-      const quiet = nowMs - connection.lastMs >= QUIET_GAP_MS;
+      const quiet = nowMs - connection.lastMs >= BURST_GAP_MS;
       if (quiet || nowMs - connection.oldestHeldMs >= this.holdMs) this.release(connection);
       if (quiet) this.recycle(key, connection);
     }
@@ -209,6 +218,20 @@ export class SegmentCoalescer {
     if (frames.length > 1) frames.sort((a, b) => a.timeMs - b.timeMs);
     for (const frame of frames) this.deliverNow(connection, frame.linkType, frame.source, frame.start, frame.length, frame.timeMs);
     connection.oldestHeldMs = Infinity;
+  }
+
+  private releaseNewestDirection(connection: Connection): void {
+    const frames = connection.frames;
+    const newest = !frames[0].held ? 2 : !frames[2].held ? 0 : frames[0].timeMs >= frames[2].timeMs ? 0 : 2;
+    const last = frames[newest];
+    if (!last.held) return;
+    const payload = frames[newest + 1];
+    if (payload.held) this.deliverNow(connection, payload.linkType, payload.source, payload.start, payload.length, payload.timeMs);
+    this.deliverNow(connection, last.linkType, last.source, last.start, last.length, last.timeMs);
+    payload.held = false;
+    last.held = false;
+    const other = frames[2 - newest];
+    connection.oldestHeldMs = other.held ? Math.min(other.timeMs, frames[3 - newest].held ? frames[3 - newest].timeMs : Infinity) : Infinity;
   }
 
   private deliverNow(connection: Connection, linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number): void {
