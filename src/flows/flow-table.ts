@@ -82,6 +82,8 @@ export class FlowTable {
    * epoch ms again.
    */
   private baseMs: number | null = null;
+  /** Set by find(): whether the segment's source is the flow's endA. */
+  private foundSrcIsA = true;
   /**
    * One string per address for all flows: the decoder builds each address anew per
    * packet as a rope of concatenated octets (several hundred bytes as V8 keeps it);
@@ -142,11 +144,14 @@ export class FlowTable {
         nextInBucket: null,
       };
       this.insert(key, flow);
+      this.foundSrcIsA = srcFirst;
     }
     flow.touched = true;
-    let side = findSide(flow, ip.src, tcp.srcPort);
+    // Sides share their address object with endA/endB: an identity check, no string compare.
+    const end = this.foundSrcIsA ? flow.endA : flow.endB;
+    let side = flow.sides[0].address === end ? flow.sides[0] : (flow.sides[1] ?? null);
     if (side === null) {
-      side = newSide(flow.endA.port === tcp.srcPort && flow.endA.ip === ip.src ? flow.endA : flow.endB, timeMs);
+      side = newSide(end, timeMs);
       flow.sides = [flow.sides[0], side];
     }
     const gapMs = timeMs - flow.lastMs;
@@ -223,8 +228,14 @@ export class FlowTable {
     while (flow !== null) {
       const a = flow.endA;
       const b = flow.endB;
-      if (a.port === srcPort && b.port === dstPort && a.ip === srcIp && b.ip === dstIp) return flow;
-      if (a.port === dstPort && b.port === srcPort && a.ip === dstIp && b.ip === srcIp) return flow;
+      if (a.port === srcPort && b.port === dstPort && a.ip === srcIp && b.ip === dstIp) {
+        this.foundSrcIsA = true;
+        return flow;
+      }
+      if (a.port === dstPort && b.port === srcPort && a.ip === dstIp && b.ip === srcIp) {
+        this.foundSrcIsA = false;
+        return flow;
+      }
       flow = flow.nextInBucket;
     }
     return null;
