@@ -31,8 +31,9 @@ export class FlowPacketRing {
 
   constructor(options: FlowPacketRingOptions = {}) {
     this.packetsPerFlow = options.packetsPerFlow ?? 16;
-    this.maxFlows = options.maxFlows ?? 8_192;
-    this.maxPackets = options.maxPackets ?? 32_768;
+    // A decoded packet is about 0.5-1 KB of objects: 16k of them stay near 10 MB.
+    this.maxFlows = options.maxFlows ?? 4_096;
+    this.maxPackets = options.maxPackets ?? 16_384;
   }
 
   get flowCount(): number {
