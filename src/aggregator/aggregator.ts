@@ -10,6 +10,7 @@ import type { Authenticator } from './auth';
 import { CrossNodeVerdicts, type CrossNodeDecision, type PodDirectory } from './cross-node';
 import { FindingStream } from './finding-stream';
 import type { FindingStore, StoredChange } from './store';
+import { WalCheckpointer } from './wal-checkpointer';
 import { presentedToken } from './ui/access-token';
 import { serveUi } from './ui/serve-ui';
 
@@ -52,6 +53,7 @@ export class Aggregator {
   private readonly log: Logger;
   private readonly pmtuBlackHoles = new Map<string, boolean>();
   private timers: NodeJS.Timeout[] = [];
+  private checkpointer: WalCheckpointer | null = null;
 
   constructor(private readonly options: AggregatorOptions) {
     this.log = options.log.child({ component: 'aggregator' });
@@ -84,6 +86,9 @@ export class Aggregator {
   }
 
   start(signal: AbortSignal): void {
+    const { store } = this.options;
+    this.checkpointer = new WalCheckpointer(store.path, this.log, (on) => store.setAutoCheckpoint(on));
+    this.checkpointer.start();
     this.stream.start();
     this.ingest?.start();
     this.timers.push(setInterval(() => this.applyDecisions(this.verdicts.tick()), VERDICT_TICK_MS));
@@ -153,5 +158,7 @@ export class Aggregator {
     this.timers = [];
     this.ingest?.stop();
     this.stream.stop();
+    void this.checkpointer?.stop();
+    this.checkpointer = null;
   }
 }

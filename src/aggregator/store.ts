@@ -381,6 +381,11 @@ export class FindingStore {
     return (this.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM items WHERE agent_id = ?').get(agentId)?.n ?? 0);
   }
 
+  /** SQLite's automatic WAL checkpoint (on a commit, on this thread); off while WalCheckpointer runs them. */
+  setAutoCheckpoint(on: boolean): void {
+    this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
