@@ -2,7 +2,7 @@ import type { Attributor } from '../attribution/attributor';
 import type { RouteTable } from '../attribution/routes';
 import { PACKET_OUTGOING, type PacketObservation } from '../capture/observation';
 import { TcpFlag } from '../decode/types';
-import { directionalKey, flowKeyOf } from '../flows/flow-key';
+import { directionalKey } from '../flows/flow-key';
 import { FlowTable } from '../flows/flow-table';
 import type { ResetFinding } from '../protocol/finding';
 import { FactGatherer, type DiagnosisSources } from './fact-gatherer';
@@ -100,12 +100,12 @@ export class ResetAnalyzer {
     const { ip, tcp } = observation.packet;
     if (tcp === null) return;
     if ((tcp.flags & TcpFlag.RST) === 0) {
-      // The flow key string is built only where a string is needed (SYN watch, new flows): the table looks flows up by number.
-      const key = (tcp.flags & TcpFlag.SYN) !== 0 ? flowKeyOf(ip.src, tcp.srcPort, ip.dst, tcp.dstPort) : undefined;
-      if (key !== undefined) this.synWatch.observeSyn(observation, key);
-      const side = this.flows.observe(observation, key);
+      const flow = this.flows.observe(observation);
+      if (flow === null) return;
+      if ((tcp.flags & TcpFlag.SYN) !== 0) this.synWatch.observeSyn(observation, flow);
+      const side = flow.lastSide;
       // The baseline needs each source's TTL, not every packet's: refresh it per side when it changes, or once a second.
-      if (side !== null && (side.ttlRecordedMs === null || side.ttl !== side.ttlRecorded || side.lastSeenMs - side.ttlRecordedMs >= TTL_REFRESH_MS)) {
+      if ((side.ttlRecordedMs === null || side.ttl !== side.ttlRecorded || side.lastSeenMs - side.ttlRecordedMs >= TTL_REFRESH_MS)) {
         this.ttl.record(ip.src, side.ttl, observation.timeMs);
         side.ttlRecordedMs = side.lastSeenMs; // the live side's scale (FlowTable.tableTimeMs)
         side.ttlRecorded = side.ttl;
@@ -171,7 +171,7 @@ export class ResetAnalyzer {
   /** Judges RSTs whose kernel event did not come in time, publishes rollup updates, expires old state. */
   tick(nowMs = Date.now(), force = false): void {
     this.judgeOldestPending(force ? Infinity : nowMs, Infinity);
-    for (const syn of this.synWatch.expire(nowMs, (key) => this.flows.peek(key))) this.reportSynTimeout(syn, nowMs);
+    for (const syn of this.synWatch.expire(nowMs)) this.reportSynTimeout(syn, nowMs);
     for (const finding of this.rollup.takeUpdates(nowMs)) this.options.onFinding(finding, true);
     this.kernelEvents.expire(nowMs);
     this.flows.expire(nowMs);

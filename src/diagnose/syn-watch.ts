@@ -29,7 +29,8 @@ interface Watch extends UnansweredSyn {
 }
 
 export class SynWatch {
-  private readonly watches = new Map<string, Watch>();
+  /** Keyed by the flow table's live record of the connection. */
+  private readonly watches = new Map<FlowRecord, Watch>();
   /** Watches dropped because the table was full (a SYN flood). */
   evicted = 0;
 
@@ -42,11 +43,11 @@ export class SynWatch {
     return this.watches.size;
   }
 
-  /** Counts a SYN without ACK; `key` is its flow key (flows/flow-key.ts). Other segments need not be passed. */
-  observeSyn(observation: PacketObservation, key: string): void {
+  /** Counts a SYN without ACK on `flow` (the flow table's live record, after it saw the SYN). Other segments need not be passed. */
+  observeSyn(observation: PacketObservation, flow: FlowRecord): void {
     const { ip, tcp } = observation.packet;
     if (tcp === null || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) !== TcpFlag.SYN) return;
-    const watch = this.watches.get(key);
+    const watch = this.watches.get(flow);
     if (watch !== undefined && watch.client.ip === ip.src && watch.client.port === tcp.srcPort) {
       watch.attempts++;
       watch.lastMs = observation.timeMs;
@@ -60,20 +61,19 @@ export class SynWatch {
     }
     const client = { ip: ip.src, port: tcp.srcPort };
     const server = { ip: ip.dst, port: tcp.dstPort };
-    this.watches.set(key, { client, server, firstMs: observation.timeMs, lastMs: observation.timeMs, attempts: 1, ttl: ip.ttl, reported: false });
+    this.watches.set(flow, { client, server, firstMs: observation.timeMs, lastMs: observation.timeMs, attempts: 1, ttl: ip.ttl, reported: false });
   }
 
   /**
-   * Attempts that timed out since the last call. `flowOf` gives the flow table's
-   * record of a key: a flow with a second side, or more client segments than SYNs,
-   * was answered; a flow the table no longer has cannot be judged and is dropped.
+   * Attempts that timed out since the last call. A flow with a second side, or
+   * more client segments than SYNs, was answered; a flow the table dropped cannot
+   * be judged and is dropped here too.
    */
-  expire(nowMs: number, flowOf: (key: string) => FlowRecord | undefined): UnansweredSyn[] {
+  expire(nowMs: number): UnansweredSyn[] {
     const timedOut: UnansweredSyn[] = [];
-    for (const [key, watch] of this.watches) {
-      const flow = flowOf(key);
-      if (flow === undefined || flow.sides.length === 2 || flow.sides[0].packets > watch.attempts) {
-        this.watches.delete(key);
+    for (const [flow, watch] of this.watches) {
+      if (flow.removed || flow.sides.length === 2 || flow.sides[0].packets > watch.attempts) {
+        this.watches.delete(flow);
         continue;
       }
       if (nowMs - watch.firstMs < this.timeoutMs) continue;
@@ -82,7 +82,7 @@ export class SynWatch {
         const { reported: _reported, ...unanswered } = watch;
         timedOut.push(unanswered);
       } else if (nowMs - watch.lastMs >= this.timeoutMs * 3) {
-        this.watches.delete(key);
+        this.watches.delete(flow);
       }
     }
     return timedOut;

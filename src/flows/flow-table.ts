@@ -1,6 +1,6 @@
 import { TcpFlag } from '../decode/types';
 import type { PacketObservation } from '../capture/observation';
-import { flowKeyOf, type SocketAddress } from './flow-key';
+import type { SocketAddress } from './flow-key';
 
 /** What one endpoint of a connection has sent, as far as the capture saw it. */
 export interface FlowSide {
@@ -27,7 +27,6 @@ export interface FlowSide {
 }
 
 export interface FlowRecord {
-  key: string;
   /** The endpoint that sent the first SYN without ACK, when seen. */
   client: SocketAddress | null;
   sides: [FlowSide] | [FlowSide, FlowSide];
@@ -50,6 +49,10 @@ export interface FlowRecord {
   endB: SocketAddress;
   /** Next flow with the same port pair (FlowTable's numeric index); null in snapshots. */
   nextInBucket: FlowRecord | null;
+  /** The side that sent the latest segment. */
+  lastSide: FlowSide;
+  /** Set when the table dropped the flow (evicted or expired), for holders of the live record. */
+  removed: boolean;
 }
 
 /** Segments closer than this belong to one exchange (request, answer, ACKs, FIN handshake). */
@@ -72,7 +75,8 @@ export interface FlowView {
  * after `closedExpiryMs`, are dropped by `expire`.
  */
 export class FlowTable {
-  private readonly flows = new Map<string, FlowRecord>();
+  /** Every flow, in CLOCK order (Set order is insertion order). */
+  private readonly flows = new Set<FlowRecord>();
   evicted = 0;
   private lastExpireMs = 0;
   /**
@@ -116,24 +120,22 @@ export class FlowTable {
   }
 
   /**
-   * Records a TCP segment and returns the sender's live side, whose times are on
-   * the table's scale (tableTimeMs); `key` is its flowKey when the caller has it already.
+   * Records a TCP segment and returns the live flow record (its `lastSide` is the
+   * segment's sender); times in live records are on the table's scale (tableTimeMs).
    */
-  observe(observation: PacketObservation, key?: string): FlowSide | null {
+  observe(observation: PacketObservation): FlowRecord | null {
     const { ip, tcp } = observation.packet;
     if (tcp === null) return null;
     const timeMs = this.tableTimeMs(observation.timeMs);
     let flow = this.find(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
     if (flow === null) {
-      // Kept for the flow's life: flat, not the rope of parts a template literal makes (heap snapshot of bench/diagnosis.ts).
-      key = flatString(key ?? flowKeyOf(ip.src, tcp.srcPort, ip.dst, tcp.dstPort));
       const src = { ip: this.intern(ip.src), port: tcp.srcPort };
       const dst = { ip: this.intern(ip.dst), port: tcp.dstPort };
       const srcFirst = src.ip < dst.ip || (src.ip === dst.ip && src.port <= dst.port);
+      const first = newSide(src, timeMs);
       flow = {
-        key,
         client: null,
-        sides: [newSide(src, timeMs)],
+        sides: [first],
         lastMs: timeMs,
         gapBeforeBurstMs: null,
         burstStartMs: timeMs,
@@ -142,8 +144,10 @@ export class FlowTable {
         endA: srcFirst ? src : dst,
         endB: srcFirst ? dst : src,
         nextInBucket: null,
+        lastSide: first,
+        removed: false,
       };
-      this.insert(key, flow);
+      this.insert(flow);
       this.foundSrcIsA = srcFirst;
     }
     flow.touched = true;
@@ -176,7 +180,8 @@ export class FlowTable {
     }
     if ((tcp.flags & TcpFlag.FIN) !== 0 && side.finMs === null) side.finMs = timeMs;
     if ((tcp.flags & TcpFlag.RST) !== 0 || (flow.sides.length === 2 && flow.sides[0].finMs !== null && flow.sides[1]!.finMs !== null)) flow.closed = true;
-    return side;
+    flow.lastSide = side;
+    return flow;
   }
 
   /** A copy of the flow as seen from `src`, to judge a packet against the flow's past before observing it. */
@@ -194,13 +199,9 @@ export class FlowTable {
       finMs: epoch(side.finMs),
       ttlRecordedMs: epoch(side.ttlRecordedMs),
     })) as FlowRecord['sides'];
-    const copy: FlowRecord = { ...flow, sides, lastMs: flow.lastMs + base, burstStartMs: flow.burstStartMs + base, nextInBucket: null };
+    const lastSide = sides[flow.sides.indexOf(flow.lastSide)] ?? sides[0];
+    const copy: FlowRecord = { ...flow, sides, lastMs: flow.lastMs + base, burstStartMs: flow.burstStartMs + base, nextInBucket: null, lastSide };
     return { flow: copy, sender: findSide(copy, src.ip, src.port), receiver: findSide(copy, dst.ip, dst.port) };
-  }
-
-  /** The live record of a flow by key (read-only use: the SYN watch asks whether it was answered). Times on the table's scale. */
-  peek(key: string): FlowRecord | undefined {
-    return this.flows.get(key);
   }
 
   /** Drops idle and closed flows; scans the table at most once per EXPIRE_SCAN_MS. */
@@ -208,9 +209,9 @@ export class FlowTable {
     if (nowMs - this.lastExpireMs < EXPIRE_SCAN_MS) return;
     this.lastExpireMs = nowMs;
     const tableNowMs = this.tableTimeMs(nowMs);
-    for (const [key, flow] of this.flows) {
+    for (const flow of this.flows) {
       const idleMs = tableNowMs - flow.lastMs;
-      if (idleMs > this.idleExpiryMs || (flow.closed && idleMs > this.closedExpiryMs)) this.remove(key, flow);
+      if (idleMs > this.idleExpiryMs || (flow.closed && idleMs > this.closedExpiryMs)) this.remove(flow);
     }
   }
 
@@ -241,16 +242,17 @@ export class FlowTable {
     return null;
   }
 
-  private insert(key: string, flow: FlowRecord): void {
+  private insert(flow: FlowRecord): void {
     if (this.flows.size >= this.maxFlows) this.evictOne();
-    this.flows.set(key, flow);
+    this.flows.add(flow);
     const bucket = bucketKey(flow.endA.ip, flow.endA.port, flow.endB.ip, flow.endB.port);
     flow.nextInBucket = this.byPorts.get(bucket) ?? null;
     this.byPorts.set(bucket, flow);
   }
 
-  private remove(key: string, flow: FlowRecord): void {
-    this.flows.delete(key);
+  private remove(flow: FlowRecord): void {
+    this.flows.delete(flow);
+    flow.removed = true;
     const bucket = bucketKey(flow.endA.ip, flow.endA.port, flow.endB.ip, flow.endB.port);
     const head = this.byPorts.get(bucket);
     if (head === flow) {
@@ -267,21 +269,21 @@ export class FlowTable {
   /** CLOCK: the oldest-inserted flow not touched since the hand last passed it; touched ones move to the back. */
   private evictOne(): void {
     for (let passes = 0; passes < MAX_SECOND_CHANCES; passes++) {
-      const oldest = this.flows.entries().next();
+      const oldest = this.flows.values().next();
       if (oldest.done) return;
-      const [key, flow] = oldest.value;
+      const flow = oldest.value;
       if (!flow.touched || flow.closed) {
-        this.remove(key, flow);
+        this.remove(flow);
         this.evicted++;
         return;
       }
       flow.touched = false;
-      this.flows.delete(key); // to the back of the CLOCK
-      this.flows.set(key, flow);
+      this.flows.delete(flow); // to the back of the CLOCK
+      this.flows.add(flow);
     }
-    const oldest = this.flows.entries().next();
+    const oldest = this.flows.values().next();
     if (!oldest.done) {
-      this.remove(oldest.value[0], oldest.value[1]);
+      this.remove(oldest.value);
       this.evicted++;
     }
   }
