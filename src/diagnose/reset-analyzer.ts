@@ -106,7 +106,7 @@ export class ResetAnalyzer {
       const side = flow.lastSide;
       // The baseline needs each source's TTL, not every packet's: refresh it per side when it changes, or once a second.
       if ((side.ttlRecordedMs === null || side.ttl !== side.ttlRecorded || side.lastSeenMs - side.ttlRecordedMs >= TTL_REFRESH_MS)) {
-        this.ttl.record(ip.src, side.ttl, observation.timeMs);
+        this.ttl.record(side.address.ip, side.ttl, observation.timeMs); // the interned address: its hash is cached
         side.ttlRecordedMs = side.lastSeenMs; // the live side's scale (FlowTable.tableTimeMs)
         side.ttlRecorded = side.ttl;
       }
