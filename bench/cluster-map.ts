@@ -37,7 +37,7 @@ export async function runClusterMap(size: { pods: number; nodes: number } = { po
     const kubeconfig = await server.writeKubeconfig(dir);
     const script = path.resolve(__dirname, 'cluster-map-watcher.js');
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--expose-gc', script, kubeconfig, String(size.pods), String(size.nodes)], { maxBuffer: 1 << 20, timeout: 600_000 }, (err, out, errOut) => {
+      execFile(process.execPath, ['--expose-gc', ...(process.env.RSTPROBE_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''), script, kubeconfig, String(size.pods), String(size.nodes)], { maxBuffer: 1 << 20, timeout: 600_000 }, (err, out, errOut) => {
         if (err !== null) reject(new Error(`${err.message}\n${errOut}`));
         else resolve(out);
       });

@@ -6,7 +6,7 @@
  *   sudo npm run ui-screenshot            # → test-artifacts/ui-resets.png, ui-mtu.png, ui-senders.png
  *   sudo RSTPROBE_UI_SCREENSHOT_DIR=docs node --test dist/test/aggregator/ui-screenshot.lab.test.js
  *
- * A test file, so that `npm test` (which runs every file under dist/test/) never
+ * A test file, so that `npm test` (which runs every *.test.js file under dist/test/) never
  * starts the minute-long demo by accident: it skips unless RSTPROBE_UI_SCREENSHOT_DIR
  * names where the pictures go. Needs root (the demo's network namespaces) and
  * Debian's chromium. The demo is stopped with SIGINT, so it removes its lab.
