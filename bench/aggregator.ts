@@ -120,6 +120,8 @@ export async function runAggregatorIngest(agents = 1_000, ratePerS = 10, duratio
 
 export interface LabLatencyFigures {
   resets: number;
+  /** Distinct resets the agent itself printed (its --json output). */
+  printedByAgent: number;
   seen: number;
   p50Ms: number;
   p99Ms: number;
@@ -146,8 +148,8 @@ const [host, first, count] = process.argv.slice(1);
       socket.on('error', () => { process.stdout.write(port + ' ' + Date.now() + '\\n'); resolve(); });
       socket.on('connect', () => { socket.destroy(); resolve(); });
     });
-    // 10 ms apart: 100 RSTs/s stays under the agent's storm guard (200/s between two addresses), so each is analysed.
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // 25 ms apart: 40 RSTs/s, each seen on two veths, stays well under the agent's storm guard (200/s between two addresses), so each is analysed.
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 })();
 `;
@@ -168,7 +170,18 @@ export async function runAggregatorLabLatency(resets = 1_000): Promise<LabLatenc
     writeFileSync(path.join(dir, 'token'), 'lab-token\n');
     const aggregator = await startAggregator(['--listen', '127.0.0.1:7071', '--db', path.join(dir, 'lab.db'), '--token-file', path.join(dir, 'token')], spawnIn(node));
     const agent = spawnIn(node)([CLI_PATH, 'agent', '--json', '--listen', '127.0.0.1:7070', '--cni-cache-dir', node.cniDir, '--aggregator', `ws://127.0.0.1:${aggregator.port}/api/v1/agents`, '--token-file', path.join(dir, 'token'), '--spool-dir', path.join(dir, 'spool')]);
-    agent.stdout?.resume();
+    // The agent's own --json output: which resets it found at all (to tell its misses from the stream's).
+    const printedPorts = new Set<number>();
+    let agentBuffered = '';
+    agent.stdout?.on('data', (chunk: Buffer) => {
+      agentBuffered += chunk.toString('utf8');
+      const lines = agentBuffered.split('\n');
+      agentBuffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const finding = JSON.parse(line) as { kind: string; src?: { ip: string; port: number } };
+        if (finding.kind === 'reset' && finding.src?.ip === server.ip) printedPorts.add(finding.src.port);
+      }
+    });
     await waitForOutput(agent, /"msg":"connected to the aggregator"/, 30_000);
     const watcher = spawnIn(node)(['-e', STREAM_WATCHER, `ws://127.0.0.1:${aggregator.port}/api/v1/stream`]);
     await waitForOutput(watcher, /^open$/m, 10_000);
@@ -203,7 +216,7 @@ export async function runAggregatorLabLatency(resets = 1_000): Promise<LabLatenc
     const deadline = Date.now() + 15_000;
     while (arrivals.size < refusedAt.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     const latencies = [...refusedAt].filter(([port]) => arrivals.has(port)).map(([port, atMs]) => arrivals.get(port)! - atMs).sort((a, b) => a - b);
-    return { resets: refusedAt.size, seen: latencies.length, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), maxMs: latencies.at(-1) ?? NaN };
+    return { resets: refusedAt.size, printedByAgent: printedPorts.size, seen: latencies.length, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), maxMs: latencies.at(-1) ?? NaN };
   } finally {
     for (const child of children) await stopChild(child);
     await lab.destroy();
@@ -232,7 +245,8 @@ export async function reportAggregatorBench(check: (ok: boolean, text: string) =
   check(ingest.rssPeakMiB <= 500, `aggregator: peak RSS ${ingest.rssPeakMiB.toFixed(0)} MiB (target ≤ 500 MB)`);
 
   const lab = await runAggregatorLabLatency();
-  console.log(`\nRST on the wire → finding on the aggregator's stream (lab, agent streaming over WebSocket): ${lab.seen} of ${lab.resets} resets`);
+  console.log(`\nRST on the wire → finding on the aggregator's stream (lab, agent streaming over WebSocket): ${lab.seen} of ${lab.resets} resets (the agent printed ${lab.printedByAgent})`);
   console.log(`p50 ${lab.p50Ms.toFixed(0)} ms · p99 ${lab.p99Ms.toFixed(0)} ms · max ${lab.maxMs.toFixed(0)} ms`);
-  check(lab.seen === lab.resets && lab.resets > 0, `aggregator lab: ${lab.seen} of ${lab.resets} resets reached the aggregator`);
+  check(lab.seen === lab.printedByAgent && lab.resets > 0, `aggregator lab: ${lab.seen} of the ${lab.printedByAgent} resets the agent found reached the aggregator's stream (target: all)`);
+  check(lab.printedByAgent === lab.resets, `aggregator lab: the agent found ${lab.printedByAgent} of ${lab.resets} resets made (capture and analysis, not the stream)`);
 }
