@@ -145,11 +145,7 @@ export class Agent {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    if (!hasCapability(CAP_NET_RAW)) {
-      throw new PrivilegeError(
-        'the agent needs CAP_NET_RAW to capture packets: run it as root (sudo), or grant NET_RAW (setcap cap_net_raw+ep, or securityContext.capabilities.add)',
-      );
-    }
+    assertAgentPrivileges();
     this.http.route('/healthz', (_request, response) =>
       this.capture.running
         ? sendText(response, 200, this.attribution === null ? 'ok\n' : `ok\n${this.attribution.healthLine()}\n`)
@@ -210,7 +206,8 @@ export class Agent {
     await this.kernelEvents?.stop();
     this.kernelEvents = null;
     await this.http.stop();
-    this.log.info({ counters: this.analyzer.counters, capture: this.capture.counters }, 'agent stopped');
+    // An agent that never ran (e.g. no CAP_NET_RAW) leaves the one-line error alone on stderr.
+    if (this.listenAddress !== null) this.log.info({ counters: this.analyzer.counters, capture: this.capture.counters }, 'agent stopped');
   }
 
   private tick(force = false): void {
@@ -261,5 +258,14 @@ export class Agent {
       this.metrics.cniMalformedFiles.set(health.cni.malformedFiles);
       this.metrics.kubernetesStale.set(health.kubernetes?.stale === true ? 1 : 0);
     }
+  }
+}
+
+/** Fails with one line before anything is built (or logged) when the agent cannot capture at all. */
+export function assertAgentPrivileges(): void {
+  if (!hasCapability(CAP_NET_RAW)) {
+    throw new PrivilegeError(
+      'the agent needs CAP_NET_RAW to capture packets: run it as root (sudo), or grant NET_RAW (setcap cap_net_raw+ep, or securityContext.capabilities.add)',
+    );
   }
 }

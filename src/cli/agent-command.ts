@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { Agent } from '../agent/agent';
+import { Agent, assertAgentPrivileges } from '../agent/agent';
 import { parseListenAddress } from '../agent/http-server';
 import { startFindingSink } from './finding-sink-setup';
 import { createRootLogger, type LogLevel } from '../common/log';
@@ -84,6 +84,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
           .map((name) => name.trim())
           .filter((name) => name.length > 0);
   const controller = new AbortController();
+  assertAgentPrivileges();
   const agent = new Agent({
     nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
     interfaces,
