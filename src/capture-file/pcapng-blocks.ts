@@ -47,12 +47,15 @@ export class PcapngBlockParser implements RecordParser {
 
   constructor(private readonly onPacket: (packet: CapturedPacket) => void) {}
 
+  /** Unsigned reads in the section's byte order, without Buffer's argument checks (callers check bounds per block). */
   private u32(buf: Buffer, at: number): number {
-    return this.little ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+    return this.little
+      ? (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000
+      : buf[at] * 0x1000000 + ((buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]);
   }
 
   private u16(buf: Buffer, at: number): number {
-    return this.little ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
+    return this.little ? buf[at] | (buf[at + 1] << 8) : (buf[at] << 8) | buf[at + 1];
   }
 
   private fail(offset: number, message: string): void {
