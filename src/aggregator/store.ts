@@ -165,7 +165,8 @@ export class FindingStore {
   /** Stores items in order, skipping any at or below the agent's last seq, in one transaction. */
   ingest(agentId: string, items: IncomingItem[], receivedMs = Date.now()): IngestResult {
     try {
-      return this.ingestTransaction(agentId, items, receivedMs);
+      // Inside batch() the outer transaction is enough: a savepoint per message costs more than its rows.
+      return this.db.inTransaction ? this.ingestItems(agentId, items, receivedMs) : this.ingestTransaction(agentId, items, receivedMs);
     } catch (err) {
       throw new StoreError(`cannot write to the database ${this.path}: ${describeSqliteError(err)}`, { cause: err });
     }
