@@ -112,7 +112,7 @@ export class FindingStore {
       ),
       setLastSeq: db.prepare('UPDATE agents SET last_seq = ?, last_seen_ms = ? WHERE agent_id = ?'),
       insertAgentIfMissing: db.prepare(`INSERT OR IGNORE INTO agents (agent_id, node, last_seq, last_seen_ms, hello_json) VALUES (?, '', 0, ?, NULL)`),
-      insertItem: db.prepare('INSERT OR IGNORE INTO items (agent_id, seq, finding_id, kind, received_ms) VALUES (?, ?, ?, ?, ?)'),
+      insertItem: db.prepare('INSERT INTO items (agent_id, seq, finding_id, kind, received_ms) VALUES (?, ?, ?, ?, ?)'),
       getRow: db.prepare<[string], FindingRow & { time_ms: number; count: number; last_seen_ms: number }>('SELECT json, patch, time_ms, count, last_seen_ms FROM findings WHERE id = ?'),
       upsertFinding: db.prepare(
         `INSERT INTO findings (id, kind, node, time_ms, last_seen_ms, count, src_ip, src_port, dst_ip, dst_port, src_ns, dst_ns, src_node, dst_node, sender_pod, cause, sent_by, from_node, to_node, json, patch, received_ms)
@@ -128,7 +128,7 @@ export class FindingStore {
       deleteItemsOlder: db.prepare('DELETE FROM items WHERE received_ms < ?'),
       deleteEvidenceOrphans: db.prepare('DELETE FROM evidence WHERE finding_id NOT IN (SELECT id FROM findings)'),
       deleteOldest: db.prepare('DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_seen_ms ASC LIMIT ?)'),
-      deleteOldestItems: db.prepare('DELETE FROM items WHERE (agent_id, seq) IN (SELECT agent_id, seq FROM items ORDER BY received_ms ASC LIMIT ?)'),
+      deleteOldestItems: db.prepare('DELETE FROM items WHERE rowid IN (SELECT rowid FROM items ORDER BY received_ms ASC LIMIT ?)'),
       countFindings: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM findings'),
       latestPmtu: db.prepare<[], FindingRow>(
         `SELECT f.json, f.patch FROM findings f
