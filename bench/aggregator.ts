@@ -148,8 +148,8 @@ const [host, first, count] = process.argv.slice(1);
       socket.on('error', () => { process.stdout.write(port + ' ' + Date.now() + '\\n'); resolve(); });
       socket.on('connect', () => { socket.destroy(); resolve(); });
     });
-    // 25 ms apart: 40 RSTs/s, each seen on two veths, stays well under the agent's storm guard (200/s between two addresses), so each is analysed.
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    // 50 ms apart: 20 RSTs/s stays under the agent's storm budget (25 RSTs/s per address pair), so each is analysed.
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 })();
 `;

@@ -42,6 +42,8 @@ export interface AggregatorClientOptions {
 
 /** Bytes of findings per `findings` message, well under the aggregator's MAX_MESSAGE_BYTES. */
 const BATCH_MAX_BYTES = 256 * 1024;
+/** Memory the queue may hold before items go to the spool (evidence captures can be 256 KiB each). */
+const MEMORY_MAX_BYTES = 32 * 1024 * 1024;
 /** How often the heartbeat checks whether there is something to say. */
 const HEARTBEAT_CHECK_MS = 1_000;
 /** How long to gather findings before sending a batch (so a burst goes as one message). */
@@ -65,6 +67,8 @@ export class AggregatorClient implements FindingSink {
   /** Oldest first; items from `sentIndex` on are not yet sent on the current connection. */
   private memory: QueuedItem[] = [];
   private sentIndex = 0;
+  /** Rough bytes held by `memory` (evidence captures are large; findings about a kilobyte). */
+  private memoryBytes = 0;
   private nextSeq: number;
   private socket: WebSocket | null = null;
   private welcomed = false;
@@ -132,7 +136,7 @@ export class AggregatorClient implements FindingSink {
   }
 
   private enqueue(item: QueuedItem): void {
-    if (this.spool.empty && this.memory.length < this.memoryMaxItems) this.memory.push(item);
+    if (this.spool.empty && this.memory.length < this.memoryMaxItems && this.memoryBytes < MEMORY_MAX_BYTES) this.remember([item]);
     else if (this.spool.append([item]) > 0) this.drop('spool-full', `spool ${this.spool.dir} is at its bound of ${this.spool.maxBytes} bytes`);
     this.updateGauges();
     this.scheduleFlush();
@@ -145,11 +149,17 @@ export class AggregatorClient implements FindingSink {
     if (this.dropped === 1 || this.dropped % 1000 === 0) this.log.warn({ reason, dropped: this.dropped }, `finding dropped: ${detail}`);
   }
 
+  private remember(items: readonly QueuedItem[]): void {
+    for (const item of items) {
+      this.memory.push(item);
+      this.memoryBytes += itemBytes(item);
+    }
+  }
+
   /** Moves spooled items back into memory while there is room, oldest first. */
   private refill(): void {
-    while (!this.spool.empty && this.memory.length < this.memoryMaxItems / 2) {
-      const items = this.spool.takeOldest().filter((item) => item.seq > this.ackedSeq);
-      this.memory.push(...items);
+    while (!this.spool.empty && this.memory.length < this.memoryMaxItems / 2 && this.memoryBytes < MEMORY_MAX_BYTES / 2) {
+      this.remember(this.spool.takeOldest().filter((item) => item.seq > this.ackedSeq));
     }
   }
 
@@ -268,7 +278,7 @@ export class AggregatorClient implements FindingSink {
     let acked = 0;
     while (acked < this.memory.length && this.memory[acked].seq <= seq) acked += 1;
     if (acked > 0) {
-      this.memory.splice(0, acked);
+      for (const item of this.memory.splice(0, acked)) this.memoryBytes -= itemBytes(item);
       this.sentIndex = Math.max(0, this.sentIndex - acked);
     }
     this.refill();
@@ -361,8 +371,13 @@ export class AggregatorClient implements FindingSink {
     const refused = this.spool.append([...unacked, ...spooled]);
     for (let index = 0; index < refused; index += 1) this.drop('spool-full', 'spool full at shutdown');
     this.memory = [];
+    this.memoryBytes = 0;
     if (unacked.length + spooled.length > 0) this.log.info({ items: unacked.length + spooled.length - refused, dir: this.spool.dir }, 'unacked items kept in the spool for the next run');
   }
+}
+
+function itemBytes(item: QueuedItem): number {
+  return item.type === 'evidence' ? item.pcapng.length + 200 : 1_000;
 }
 
 function readToken(file: string): string {
