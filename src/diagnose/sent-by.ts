@@ -18,10 +18,10 @@ import { hopsTravelled } from './ttl';
  * 3. Its TTL differs from the TTL the sender's other packets arrive with (≥ 1 hop),
  *    or it arrived unspent from a sender behind a router → middlebox.
  * 4. Its TTL matches the sender's baseline → endpoint.
- * 5. IP ID 0 and window 0 (nf_reject_ipv4 writes both) with nothing above to
- *    contradict it → middlebox, saying that Linux's own socketless RSTs look the
- *    same so the reader can weigh it.
- * 6. Otherwise unknown.
+ * 5. Otherwise unknown. IP ID 0 and window 0 (nf_reject_ipv4 writes both) are
+ *    said in the evidence but decide nothing: Linux writes every socketless RST
+ *    (a closed port, a connection it no longer has) the same way, so on its own
+ *    the fingerprint cannot tell a REJECT from the endpoint's kernel.
  */
 export function judgeSender(context: ResetContext, evidence: string[]): SentBy {
   const { kernelEvent, ttl, expectedTtl } = context;
@@ -51,9 +51,8 @@ export function judgeSender(context: ResetContext, evidence: string[]): SentBy {
   }
   if (context.tcp.window === 0 && context.ipId === 0) {
     evidence.push(
-      'IP ID 0 and window 0: the fingerprint of a netfilter REJECT, and no kernel event or TTL baseline of the sender contradicts it (Linux writes its socketless RSTs the same way, so a sender whose kernel events are not read here may still be the endpoint)',
+      `IP ID 0 and window 0, as a netfilter REJECT writes them, but also as ${claimed}'s own kernel writes a RST for a connection it has no socket for: not conclusive without that node's kernel events or a TTL baseline`,
     );
-    return 'middlebox';
   }
   return 'unknown';
 }

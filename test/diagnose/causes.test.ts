@@ -301,11 +301,13 @@ test('the netfilter fingerprint does not override a matching kernel event', () =
   assert.equal(findings[0].cause, 'not-listening');
 });
 
-test('the netfilter fingerprint alone, with no kernel event or TTL baseline, is a middlebox and says why', () => {
+test('the netfilter fingerprint alone, with no kernel event or TTL baseline, is not conclusive: unknown, and the evidence says why', () => {
+  // Linux's own socketless RSTs carry IP ID 0 and window 0 too (ip_send_unicast_reply).
   const { analyzer, findings } = harness({ kernelEvents: false, local: [] });
   analyzer.observe(tcpObservation({ ...server, flags: 'RST', seq: 5, ttl: 60, window: 0, ipId: 0 }, Date.now()));
-  assert.equal(findings[0].sentBy, 'middlebox');
-  assert.ok(findings[0].evidence.some((line) => line.includes('fingerprint of a netfilter REJECT')));
+  assert.equal(findings[0].sentBy, 'unknown');
+  assert.notEqual(findings[0].cause, 'middlebox');
+  assert.ok(findings[0].evidence.some((line) => line.includes('as a netfilter REJECT writes them') && line.includes('not conclusive')));
 });
 
 test('syn-timeout: retransmitted SYNs with no answer become one finding with attempts, seconds and the denying policy', () => {
