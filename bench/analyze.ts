@@ -232,6 +232,8 @@ export async function runAnalyzeBench(): Promise<AnalyzeBenchResult> {
       result.resets = generated.resets;
       result.fileBytes[format] = generated.bytes;
       const runs = result.runs[format];
+      // Every tool reads from the page cache: the file was just written, and the first reader would otherwise pay for writeback.
+      await timed('warm-up', ['cat', file]);
       const rstprobe = await timed('rstprobe analyze --json', [process.execPath, CLI, 'analyze', '--json', file]);
       runs.push(rstprobe);
       // libpcap ≥ 1.1 reads pcapng too, so tcpdump reads both files.
