@@ -21,7 +21,8 @@ export function tempDir(prefix: string): string {
 }
 
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  // A client stopping in the background may still write a spool file: retry ENOTEMPTY.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
 }
 
 export function endpoint(ip: string, port: number, pod: { namespace: string; name: string } | null = null, node: string | null = null): Endpoint {
