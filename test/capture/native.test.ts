@@ -392,7 +392,8 @@ test('openPacketRing without CAP_NET_RAW fails with EPERM from socket()', { skip
 
 test('the ring keeps up with 20000 RSTs from hping3 on lo without drops', { skip: NEEDS_ROOT || (!existsSync(HPING3) && `${HPING3} is not installed`), timeout: 60_000 }, async (t) => {
   const binding = loadNativeBinding();
-  const ring = binding.openPacketRing(ringOptions(TCP_ONLY, { blockBytes: 1 << 20, blockCount: 16, blockTimeoutMs: 10 }));
+  // The live capture's geometry (packet-capture.ts): 32 blocks of 1 MiB.
+  const ring = binding.openPacketRing(ringOptions(TCP_ONLY, { blockBytes: 1 << 20, blockCount: 32, blockTimeoutMs: 10 }));
   const sent = 20_000;
   let received = 0;
   let batches = 0;
