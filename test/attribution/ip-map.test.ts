@@ -108,6 +108,32 @@ describe('IpOwnershipMap', () => {
     assert.equal(map.lookup('10.0.0.9', 4_000), null);
   });
 
+  it('an address pruned down to one tenure answers as before, and takes a new owner after it', () => {
+    // One tenure is stored without a list around it; these steps cross both forms.
+    const map = new IpOwnershipMap({ retentionMs: 10_000, leadMs: 0 });
+    map.claim(IP, pod('a'), 0, 'kubernetes');
+    map.claim(IP, pod('b'), 1_000, 'kubernetes');
+    map.claim(IP, pod('c'), 2_000, 'kubernetes');
+    map.prune(12_500);
+    assert.deepEqual(map.history(IP).map((t) => [t.owner.pod?.name, t.fromMs, t.untilMs]), [['c', 2_000, null]]);
+    assert.equal(map.tenures, 1);
+    assert.equal(map.lookup(IP, 1_999), null, "b's tenure is gone");
+    assert.equal(map.lookup(IP, 2_000)?.pod?.name, 'c');
+    map.release(IP, 'uid-c', 20_000, 'kubernetes');
+    assert.equal(map.lookup(IP, 20_000), null);
+    map.claim(IP, pod('d'), 21_000, 'kubernetes');
+    assert.deepEqual(map.history(IP).map((t) => [t.owner.pod?.name, t.fromMs, t.untilMs]), [['c', 2_000, 20_000], ['d', 21_000, null]]);
+    assert.equal(map.lookup(IP, 19_999)?.pod?.name, 'c');
+    assert.equal(map.lookup(IP, 20_500), null, 'nobody between the release and the next claim');
+    assert.equal(map.lookup(IP, 21_000)?.pod?.name, 'd');
+    map.prune(31_000);
+    assert.deepEqual(map.history(IP).map((t) => t.owner.pod?.name), ['d']);
+    map.release(IP, 'uid-d', 32_000, 'kubernetes');
+    map.prune(43_000);
+    assert.equal(map.addresses, 0);
+    assert.equal(map.tenures, 0);
+  });
+
   it('kinds other than pods: nodes and services', () => {
     const map = new IpOwnershipMap();
     map.claim('10.210.0.11', { kind: 'node', key: 'node/node-a', pod: null, node: 'node-a', service: null }, 0, 'kubernetes');

@@ -29,7 +29,8 @@ export interface ClusterStateOptions {
   /**
    * This node's name: only its pods' container IDs are indexed (a process's cgroup
    * is always a local container; 300,000 remote IDs would cost ~15 MB of hash table
-   * at cluster scope); others are found by a scan. Null: index every pod.
+   * at cluster scope; the watcher does not even keep them, convert.ts podRecord);
+   * others are found by a scan. Null: index every pod.
    */
   localNode?: string | null;
   /** Where `synced` and `stale` come from (the watcher); without it the state is synced and never stale. */

@@ -145,6 +145,13 @@ export function splitContainerId(value: unknown): { runtime: string | null; cont
   return { runtime: intern(id.slice(0, separator)), containerId: bare === '' ? null : flatCopy(bare) };
 }
 
+/** The runtime of `containerd://0123…` alone, without copying the ID out. */
+function runtimeOf(value: unknown): string | null {
+  const id = text(value);
+  const separator = id === null ? -1 : id.indexOf('://');
+  return separator < 0 ? null : intern(id!.slice(0, separator));
+}
+
 /**
  * Proxies injected as ordinary containers (Istio's and Linkerd's classic injection)
  * are sidecars too, for failure mode 3 (DESIGN.md), not only native sidecars
@@ -162,7 +169,7 @@ function termination(lastState: unknown): ContainerTermination | null {
   };
 }
 
-function containerRecord(spec: Json, status: Json | null, nativeSidecar: boolean): ContainerRecord | null {
+function containerRecord(spec: Json, status: Json | null, nativeSidecar: boolean, local: boolean): ContainerRecord | null {
   const name = text(spec.name);
   if (name === null) return null;
   const ports: ContainerPortRecord[] = [];
@@ -172,20 +179,27 @@ function containerRecord(spec: Json, status: Json | null, nativeSidecar: boolean
     if (port === null || containerPort === null) continue;
     ports.push({ name: internedText(port.name), containerPort, protocol: protocol(port.protocol) });
   }
-  const { runtime, containerId } = splitContainerId(status?.containerID);
+  const { runtime, containerId } = local ? splitContainerId(status?.containerID) : { runtime: runtimeOf(status?.containerID), containerId: null };
   const limits = object(object(spec.resources)?.limits);
-  return {
+  const restartCount = integer(status?.restartCount) ?? 0;
+  const lastTermination = termination(status?.lastState);
+  const record: ContainerRecord = {
     name: intern(name),
     containerId,
     runtime,
     ports: shared(exact(ports)),
-    restartCount: integer(status?.restartCount) ?? 0,
+    restartCount,
     ready: status?.ready === true,
     startedAtMs: timeMs(object(object(status?.state)?.running)?.startedAt),
-    lastTermination: termination(status?.lastState),
+    lastTermination,
     memoryLimitBytes: limits === null ? null : parseQuantity(limits.memory),
     sidecar: nativeSidecar || SIDECAR_CONTAINER_NAMES.has(name),
   };
+  if (local || restartCount > 0 || lastTermination !== null) return record;
+  // A remote container that never restarted: its start time explains no reset (restart
+  // diagnosis needs a restart), and without it the replicas of a workload share one record.
+  record.startedAtMs = null;
+  return shared(record);
 }
 
 function statusesByName(value: unknown): Map<string, Json> {
@@ -198,8 +212,15 @@ function statusesByName(value: unknown): Map<string, Json> {
   return byName;
 }
 
-/** A core/v1 Pod. Only init containers that keep running (native sidecars) are kept; one-shot init containers hold no sockets. */
-export function podRecord(item: unknown): PodRecord | null {
+/**
+ * A core/v1 Pod. Only init containers that keep running (native sidecars) are kept; one-shot init containers hold no sockets.
+ * With `localNode`, container IDs are kept only for pods on that node: an ID names
+ * the cgroup of a process on this host (podByContainerId), never one elsewhere, and
+ * two 64-hex IDs per remote pod were ~20 % of a cluster-scope map (issue 3); remote
+ * containers that never restarted drop their start time too and are shared between
+ * replicas. Undefined: every pod keeps everything.
+ */
+export function podRecord(item: unknown, localNode?: string): PodRecord | null {
   const pod = object(item);
   const { name, namespace, uid, resourceVersion } = metadataOf(item);
   if (pod === null || name === null || uid === null) return null;
@@ -215,32 +236,37 @@ export function podRecord(item: unknown): PodRecord | null {
   const podIp = text(status.podIP);
   if (podIp !== null && !ips.includes(podIp)) ips.unshift(podIp);
 
+  const nodeName = internedText(spec.nodeName);
+  const keepContainerIds = localNode === undefined || nodeName === localNode;
+
   const containers: ContainerRecord[] = [];
   const initStatuses = statusesByName(status.initContainerStatuses);
   for (const entry of array(spec.initContainers)) {
     const container = object(entry);
     if (container === null || container.restartPolicy !== 'Always') continue;
-    const record = containerRecord(container, initStatuses.get(text(container.name) ?? '') ?? null, true);
+    const record = containerRecord(container, initStatuses.get(text(container.name) ?? '') ?? null, true, keepContainerIds);
     if (record !== null) containers.push(record);
   }
   const statuses = statusesByName(status.containerStatuses);
   for (const entry of array(spec.containers)) {
     const container = object(entry);
     if (container === null) continue;
-    const record = containerRecord(container, statuses.get(text(container.name) ?? '') ?? null, false);
+    const record = containerRecord(container, statuses.get(text(container.name) ?? '') ?? null, false, keepContainerIds);
     if (record !== null) containers.push(record);
   }
+  // Remote replicas that never restarted have equal container lists: one shared copy.
+  const sharedContainers = !keepContainerIds && containers.every((container) => Object.isFrozen(container));
 
   return {
     uid,
     namespace: intern(namespace ?? 'default'),
     name,
-    nodeName: internedText(spec.nodeName),
+    nodeName,
     ips: exact(ips),
     hostNetwork: spec.hostNetwork === true,
     labels: shared(stringMap(metadata.labels)),
     phase: internedText(status.phase),
-    containers: exact(containers),
+    containers: sharedContainers ? shared(exact(containers)) : exact(containers),
     createdAtMs: timeMs(metadata.creationTimestamp) ?? 0,
     deletingAtMs: timeMs(metadata.deletionTimestamp),
     startedAtMs: timeMs(status.startTime),

@@ -106,7 +106,7 @@ export class KubeWatcher extends EventEmitter {
     };
     const podQuery: Record<string, string> = this.options.scope === 'node' ? { fieldSelector: `spec.nodeName=${this.options.nodeName}` } : {};
     const reflectors = [
-      new Reflector({ ...common, resource: 'pods', path: '/api/v1/pods', query: podQuery, convert: podRecord, replace: (r, at) => state.replacePods(r, at), apply: (t, r, at) => state.applyPod(t, r, at), onHealth: (ok, err) => this.health('pods', ok, err) }),
+      new Reflector({ ...common, resource: 'pods', path: '/api/v1/pods', query: podQuery, convert: (item) => podRecord(item, this.options.nodeName), replace: (r, at) => state.replacePods(r, at), apply: (t, r, at) => state.applyPod(t, r, at), onHealth: (ok, err) => this.health('pods', ok, err) }),
       new Reflector({ ...common, resource: 'nodes', path: '/api/v1/nodes', query: {}, convert: nodeRecord, replace: (r, at) => state.replaceNodes(r, at), apply: (t, r, at) => state.applyNode(t, r, at), onHealth: (ok, err) => this.health('nodes', ok, err) }),
       new Reflector({ ...common, resource: 'services', path: '/api/v1/services', query: {}, convert: serviceRecord, replace: (r, at) => state.replaceServices(r, at), apply: (t, r, at) => state.applyService(t, r, at), onHealth: (ok, err) => this.health('services', ok, err) }),
       new Reflector({ ...common, resource: 'networkpolicies', path: '/apis/networking.k8s.io/v1/networkpolicies', query: {}, convert: networkPolicyRecord, replace: (r) => state.replacePolicies(r), apply: (t, r) => state.applyPolicy(t, r), onHealth: (ok, err) => this.health('networkpolicies', ok, err) }),

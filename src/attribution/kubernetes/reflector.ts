@@ -104,7 +104,12 @@ export class Reflector<R> {
       signal,
       pageSize: this.options.pageSize,
       onItems: (items) => {
-        for (const item of items) {
+        for (let index = 0; index < items.length; index++) {
+          const item = items[index];
+          // Each converted object is let go at once: what a scavenge finds still
+          // referenced survives it, and parsed pods promoted to the old space leave
+          // it fragmented around the records after the list (issue 3).
+          items[index] = null;
           const record = this.options.convert(item);
           if (record !== null) records.push(record);
           else this.reportBadObject(item);

@@ -20,14 +20,22 @@ export interface ContainerTermination {
 
 export interface ContainerRecord {
   name: string;
-  /** Runtime ID without the `containerd://` prefix; null before the container started. */
+  /**
+   * Runtime ID without the `containerd://` prefix; null before the container started,
+   * and for pods on other nodes in a cluster-scope map (only a local process's cgroup
+   * names a container).
+   */
   containerId: string | null;
   /** `containerd`, `cri-o`, `docker`, … from the ID's prefix. */
   runtime: string | null;
   ports: ContainerPortRecord[];
   restartCount: number;
   ready: boolean;
-  /** Start of the current run (state.running.startedAt), epoch ms. */
+  /**
+   * Start of the current run (state.running.startedAt), epoch ms. Null for a container
+   * of a pod on another node that never restarted (cluster scope: only a restart makes
+   * the start time evidence, and those records are shared between replicas).
+   */
   startedAtMs: number | null;
   /** The previous run's end (lastState.terminated): e.g. reason `OOMKilled`. */
   lastTermination: ContainerTermination | null;

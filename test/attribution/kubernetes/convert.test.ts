@@ -105,6 +105,43 @@ describe('podRecord', () => {
     ]);
   });
 
+  test('a pod on another node (localNode given): no container IDs; never-restarted containers shared between replicas without a start time', () => {
+    const local = podRecord(ISTIO_POD, 'ip-10-0-3-17.ec2.internal')!;
+    assert.deepEqual(local, podRecord(ISTIO_POD), 'a pod on this node keeps everything');
+    const remote = podRecord(ISTIO_POD, 'ip-10-0-9-99.ec2.internal')!;
+    const [proxy, app] = remote.containers;
+    assert.equal(proxy.containerId, null);
+    assert.equal(proxy.runtime, 'containerd');
+    assert.equal(proxy.restartCount, 0);
+    assert.equal(proxy.startedAtMs, null, 'no restart: its start time is no evidence');
+    assert.equal(proxy.memoryLimitBytes, 2 ** 30);
+    assert.equal(app.containerId, null);
+    assert.equal(app.restartCount, 3, 'restart state stays: a remote sender that restarted explains its resets');
+    assert.equal(app.startedAtMs, Date.parse('2026-11-24T10:41:07Z'));
+    assert.deepEqual(app.lastTermination, { reason: 'OOMKilled', exitCode: 137, finishedAtMs: Date.parse('2026-11-24T10:41:05Z') });
+    const { ips: _ips, uid: _uid, name: _name, resourceVersion: _rv, containers: _c, ...identityFree } = remote;
+    const { ips: _ips2, uid: _uid2, name: _name2, resourceVersion: _rv2, containers: _c2, ...identityFree2 } = local;
+    assert.deepEqual(identityFree, identityFree2, 'everything but the containers is the same');
+
+    const replica = (name: string, restartCount: number) => ({
+      metadata: { name, namespace: 'shop', uid: `u-${name}`, creationTimestamp: '2026-11-24T10:00:00Z' },
+      spec: { nodeName: 'node-b', containers: [{ name: 'app', ports: [{ containerPort: 8080 }] }] },
+      status: {
+        phase: 'Running',
+        podIP: '10.244.2.7',
+        containerStatuses: [{ name: 'app', containerID: `containerd://${name}`, ready: true, restartCount, state: { running: { startedAt: `2026-11-24T10:0${restartCount}:${name.length}0Z` } } }],
+      },
+    });
+    const first = podRecord(replica('web-1', 0), 'node-a')!;
+    const second = podRecord(replica('web-22', 0), 'node-a')!;
+    assert.equal(first.containers, second.containers, 'one shared container list');
+    assert.ok(Object.isFrozen(first.containers[0]));
+    const restarted = podRecord(replica('web-3', 1), 'node-a')!;
+    assert.notEqual(restarted.containers, first.containers);
+    assert.equal(restarted.containers[0].startedAtMs, Date.parse('2026-11-24T10:01:50Z'));
+    assert.equal(podRecord(replica('web-4', 0), 'node-b')!.containers[0].containerId, 'web-4', 'on this node: kept');
+  });
+
   test('a pending pod has no IPs and containers without IDs; classic istio-proxy counts as a sidecar', () => {
     const pod = podRecord({
       metadata: { name: 'web-0', namespace: 'default', uid: 'u-1', creationTimestamp: '2026-11-24T10:00:00Z' },

@@ -77,6 +77,7 @@ describe('KubeWatcher against the test API server', () => {
     await startServer();
     const startedAt = new Date(Date.now() - 30_000);
     const pod = server.upsert('pods', podJson({ namespace: 'shop', name: 'reviews-7d9-abcde', nodeName: 'node-b', ips: ['10.244.2.20'], startedAt, labels: { app: 'reviews' } }));
+    const local = server.upsert('pods', podJson({ namespace: 'shop', name: 'productpage-5f8-fghij', nodeName: 'node-a', ips: ['10.244.1.20'], startedAt }));
     server.upsert('nodes', nodeJson({ name: 'node-b', internalIp: '10.210.0.12', podCidr: '10.244.2.0/24' }));
     server.upsert('services', serviceJson({ namespace: 'shop', name: 'reviews', clusterIp: '10.96.0.20', ports: [{ port: 80, targetPort: 'http' }], selector: { app: 'reviews' } }));
 
@@ -94,8 +95,14 @@ describe('KubeWatcher against the test API server', () => {
     assert.equal(watcher.state.serviceByIp('10.96.0.20')?.name, 'reviews');
     assert.deepEqual(ipMap.lookup('10.96.0.20', Date.now())?.service, { namespace: 'shop', name: 'reviews' });
     assert.deepEqual(watcher.state.servicesSelecting(record!).map((s) => s.name), ['reviews']);
-    const containerId = (pod.status.containerStatuses[0].containerID as string).slice('containerd://'.length);
+    // Container IDs name local processes' cgroups: kept for this node's pods only.
+    const containerId = (local.status.containerStatuses[0].containerID as string).slice('containerd://'.length);
     assert.equal(watcher.state.podByContainerId(containerId)?.container.name, 'app');
+    assert.equal(watcher.state.podByContainerId(containerId)?.pod.uid, local.metadata.uid);
+    const remoteId = (pod.status.containerStatuses[0].containerID as string).slice('containerd://'.length);
+    assert.equal(watcher.state.podByContainerId(remoteId), null);
+    assert.equal(record?.containers[0].containerId, null);
+    assert.equal(record?.containers[0].runtime, 'containerd');
   });
 
   test('pod add, update and delete via the watch: view, change events and ip tenures with times', async () => {
