@@ -2,7 +2,8 @@
  * The store's schema as an ordered list of migrations: entry N brings a database at
  * version N to N+1. Never edit a released entry; append a new one.
  * Indexes follow the API's queries: newest first (last_seen_ms), by kind, namespace,
- * node, cause, and the cross-node join on the reset's addresses.
+ * cause, and the pmtu pairs; no more of them, since every index is paid on every
+ * finding the agents stream (the node filter walks last_seen_ms; see migration 2).
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -54,5 +55,22 @@ export const MIGRATIONS: readonly string[] = [
     bytes INTEGER NOT NULL,
     received_ms INTEGER NOT NULL
   );
+  `,
+  // 2: leaner writes for ingest (issue 6). Every finding insert paid one B-tree insert
+  // per index; these three are keyed by node names, so each lands on a different page
+  // per agent and dirtied about one page per item of every commit. The node filter
+  // (node OR src_node OR dst_node) could use them only all together; without them it
+  // walks findings_last_seen newest first and stops at the LIMIT.
+  `
+  DROP INDEX IF EXISTS findings_node;
+  DROP INDEX IF EXISTS findings_src_node;
+  DROP INDEX IF EXISTS findings_dst_node;
+  `,
+  // 3: each agent's last seq in a table of its own, a few pages for thousands of agents.
+  // In agents (next to the hello's JSON) raising it dirtied one page per agent of every
+  // commit. agents.last_seq is no longer read or written after this migration.
+  `
+  CREATE TABLE agent_seqs (agent_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO agent_seqs (agent_id, last_seq) SELECT agent_id, last_seq FROM agents WHERE last_seq > 0;
   `,
 ];

@@ -11,7 +11,10 @@ import { MIGRATIONS } from './store-schema';
  *
  * Findings are keyed by their id: a rollup update merges count/lastSeen into the row.
  * Items (agent id, seq) are stored once: `ingest` refuses any seq at or below the
- * agent's last stored seq, in the same transaction that stores it.
+ * agent's last stored seq, in the same transaction that stores it. The store is the
+ * file's only writer, so it keeps each agent's last seq in memory too (read once from
+ * the file) and writes an agent's row once per transaction, not once per message; a
+ * failed transaction forgets the memory, which is read again from the file.
  * Fields the aggregator itself decides (cross-node verdicts, attribution completed
  * from the cluster's pod map) are kept apart as a patch, so a later rollup update from
  * the agent does not undo them.
@@ -74,7 +77,10 @@ export class FindingStore {
   readonly name = 'store';
   private readonly db!: Database.Database;
   private readonly statements!: ReturnType<FindingStore['prepare']>;
-  private readonly ingestTransaction: (agentId: string, items: IncomingItem[], receivedMs: number) => IngestResult;
+  /** Each agent's last seq: as committed, or as written by the open transaction. Cleared when a transaction fails. */
+  private readonly lastSeqs = new Map<string, number>();
+  /** Agents whose last seq the open transaction raised: their rows are written just before it commits. */
+  private readonly raisedSeqs = new Map<string, number>();
 
   private constructor(
     readonly path: string,
@@ -94,7 +100,6 @@ export class FindingStore {
       if (db?.open) db.close();
       throw new StoreError(`cannot use the database ${path}: ${describeSqliteError(err)}`, { cause: err });
     }
-    this.ingestTransaction = this.db.transaction((agentId: string, items: IncomingItem[], receivedMs: number) => this.ingestItems(agentId, items, receivedMs));
   }
 
   /** Opens (creating and migrating) the database; a bad file is a StoreError, never deleted. */
@@ -105,18 +110,18 @@ export class FindingStore {
   private prepare() {
     const db = this.db;
     return {
-      lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM agents WHERE agent_id = ?'),
+      lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM agent_seqs WHERE agent_id = ?'),
+      writeLastSeq: db.prepare('INSERT INTO agent_seqs (agent_id, last_seq) VALUES (?, ?) ON CONFLICT(agent_id) DO UPDATE SET last_seq = excluded.last_seq'),
       upsertAgent: db.prepare(
         `INSERT INTO agents (agent_id, node, last_seq, last_seen_ms, hello_json) VALUES (@agentId, @node, 0, @nowMs, @hello)
          ON CONFLICT(agent_id) DO UPDATE SET node = excluded.node, last_seen_ms = excluded.last_seen_ms, hello_json = excluded.hello_json`,
       ),
-      setLastSeq: db.prepare('UPDATE agents SET last_seq = ?, last_seen_ms = ? WHERE agent_id = ?'),
-      insertAgentIfMissing: db.prepare(`INSERT OR IGNORE INTO agents (agent_id, node, last_seq, last_seen_ms, hello_json) VALUES (?, '', 0, ?, NULL)`),
       insertItem: db.prepare('INSERT INTO items (agent_id, seq, finding_id, kind, received_ms) VALUES (?, ?, ?, ?, ?)'),
       getRow: db.prepare<[string], FindingRow & { time_ms: number; count: number; last_seen_ms: number }>('SELECT json, patch, time_ms, count, last_seen_ms FROM findings WHERE id = ?'),
+      // A new finding is one insert; only when its id exists does mergeFinding read the row and merge.
+      insertFinding: db.prepare(`INSERT INTO findings (${FINDING_COLUMNS}) VALUES (${FINDING_PARAMS}) ON CONFLICT(id) DO NOTHING`),
       upsertFinding: db.prepare(
-        `INSERT INTO findings (id, kind, node, time_ms, last_seen_ms, count, src_ip, src_port, dst_ip, dst_port, src_ns, dst_ns, src_node, dst_node, sender_pod, cause, sent_by, from_node, to_node, json, patch, received_ms)
-         VALUES (@id, @kind, @node, @timeMs, @lastSeenMs, @count, @srcIp, @srcPort, @dstIp, @dstPort, @srcNs, @dstNs, @srcNode, @dstNode, @senderPod, @cause, @sentBy, @fromNode, @toNode, @json, @patch, @receivedMs)
+        `INSERT INTO findings (${FINDING_COLUMNS}) VALUES (${FINDING_PARAMS})
          ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms), count = max(count, excluded.count),
            time_ms = min(time_ms, excluded.time_ms), src_ns = excluded.src_ns, dst_ns = excluded.dst_ns, src_node = excluded.src_node,
            dst_node = excluded.dst_node, sender_pod = excluded.sender_pod, cause = excluded.cause, sent_by = excluded.sent_by,
@@ -141,7 +146,44 @@ export class FindingStore {
 
   /** Highest seq stored for an agent id, 0 when none (sent in the welcome: resume). */
   lastSeq(agentId: string): number {
-    return this.statements.lastSeq.get(agentId)?.last_seq ?? 0;
+    let seq = this.lastSeqs.get(agentId);
+    if (seq === undefined) {
+      seq = this.statements.lastSeq.get(agentId)?.last_seq ?? 0;
+      this.lastSeqs.set(agentId, seq);
+    }
+    return seq;
+  }
+
+  private raiseLastSeq(agentId: string, seq: number): void {
+    this.lastSeqs.set(agentId, seq);
+    this.raisedSeqs.set(agentId, seq);
+  }
+
+  /** Writes the agents' rows the open transaction raised (once per agent). */
+  private writeRaisedSeqs(): void {
+    for (const [agentId, seq] of this.raisedSeqs) this.statements.writeLastSeq.run(agentId, seq);
+    this.raisedSeqs.clear();
+  }
+
+  /**
+   * Runs `work` in the open transaction, or in its own one. The outermost transaction
+   * writes the raised last seqs before it commits; when it fails, the in-memory seqs are
+   * forgotten (read again from the file), so they never run ahead of what is stored.
+   */
+  private write<T>(work: () => T): T {
+    if (this.db.inTransaction) return work();
+    try {
+      return this.db.transaction(() => {
+        const result = work();
+        this.writeRaisedSeqs();
+        return result;
+      })();
+    } catch (err) {
+      this.lastSeqs.clear();
+      this.raisedSeqs.clear();
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`cannot write to the database ${this.path}: ${describeSqliteError(err)}`, { cause: err });
+    }
   }
 
   recordAgent(agentId: string, node: string, hello: unknown, nowMs = Date.now()): void {
@@ -154,27 +196,18 @@ export class FindingStore {
    * ingest/ingestEvidence inside it nest as savepoints.
    */
   batch<T>(work: () => T): T {
-    try {
-      return this.db.transaction(work)();
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`cannot write to the database ${this.path}: ${describeSqliteError(err)}`, { cause: err });
-    }
+    return this.write(work);
   }
 
   /** Stores items in order, skipping any at or below the agent's last seq, in one transaction. */
   ingest(agentId: string, items: IncomingItem[], receivedMs = Date.now()): IngestResult {
-    try {
-      // Inside batch() the outer transaction is enough: a savepoint per message costs more than its rows.
-      return this.db.inTransaction ? this.ingestItems(agentId, items, receivedMs) : this.ingestTransaction(agentId, items, receivedMs);
-    } catch (err) {
-      throw new StoreError(`cannot write to the database ${this.path}: ${describeSqliteError(err)}`, { cause: err });
-    }
+    // Inside batch() the outer transaction is enough: a savepoint per message costs more than its rows.
+    return this.write(() => this.ingestItems(agentId, items, receivedMs));
   }
 
   private ingestItems(agentId: string, items: IncomingItem[], receivedMs: number): IngestResult {
-    this.statements.insertAgentIfMissing.run(agentId, receivedMs);
-    let lastSeq = this.lastSeq(agentId);
+    const firstSeq = this.lastSeq(agentId);
+    let lastSeq = firstSeq;
     const changed: IngestResult['changed'] = [];
     let duplicates = 0;
     for (const item of items) {
@@ -186,25 +219,19 @@ export class FindingStore {
       this.statements.insertItem.run(agentId, item.seq, item.finding.id, item.update ? 'update' : 'finding', receivedMs);
       changed.push({ ...this.mergeFinding(item.finding, receivedMs), update: item.update });
     }
-    this.statements.setLastSeq.run(lastSeq, receivedMs, agentId);
+    if (lastSeq > firstSeq) this.raiseLastSeq(agentId, lastSeq);
     return { lastSeq, changed, duplicates };
   }
 
   /** Stores evidence for a finding as item (agent id, seq); false when it was a duplicate. */
   ingestEvidence(agentId: string, seq: number, findingId: string, pcapng: Buffer, receivedMs = Date.now()): boolean {
-    const run = this.db.transaction(() => {
-      this.statements.insertAgentIfMissing.run(agentId, receivedMs);
+    return this.write(() => {
       if (seq <= this.lastSeq(agentId)) return false;
       this.statements.insertItem.run(agentId, seq, findingId, 'evidence', receivedMs);
       this.statements.insertEvidence.run(findingId, pcapng, pcapng.length, receivedMs);
-      this.statements.setLastSeq.run(seq, receivedMs, agentId);
+      this.raiseLastSeq(agentId, seq);
       return true;
     });
-    try {
-      return run();
-    } catch (err) {
-      throw new StoreError(`cannot write to the database ${this.path}: ${describeSqliteError(err)}`, { cause: err });
-    }
   }
 
   /** Stores evidence produced locally (standalone agent), without an item sequence. */
@@ -218,6 +245,7 @@ export class FindingStore {
 
   /** Inserts a finding or merges a rollup update into the stored one; returns it as stored and how much its count grew. */
   mergeFinding(finding: Finding, receivedMs = Date.now()): { finding: Finding; added: number } {
+    if (this.statements.insertFinding.run(...rowValues(finding, null, receivedMs)).changes === 1) return { finding, added: finding.count };
     const existing = this.statements.getRow.get(finding.id);
     const patch = existing?.patch ?? null;
     let merged = finding;
@@ -247,33 +275,7 @@ export class FindingStore {
   }
 
   private writeRow(finding: Finding, patch: string | null, receivedMs: number): void {
-    const view = applyPatch(finding, patch);
-    const reset = view.kind === 'pmtu' ? null : view;
-    const pmtu = view.kind === 'pmtu' ? view : null;
-    this.statements.upsertFinding.run({
-      id: finding.id,
-      kind: finding.kind,
-      node: finding.node,
-      timeMs: Date.parse(finding.time) || receivedMs,
-      lastSeenMs: Date.parse(finding.lastSeen) || receivedMs,
-      count: finding.count,
-      srcIp: reset?.src.ip ?? null,
-      srcPort: reset?.src.port ?? null,
-      dstIp: reset?.dst.ip ?? pmtu?.to.ip ?? null,
-      dstPort: reset?.dst.port ?? null,
-      srcNs: reset?.src.pod?.namespace ?? null,
-      dstNs: reset?.dst.pod?.namespace ?? pmtu?.to.pod?.namespace ?? null,
-      srcNode: reset?.src.node ?? pmtu?.from.node ?? null,
-      dstNode: reset?.dst.node ?? pmtu?.to.node ?? null,
-      senderPod: reset?.src.pod === null || reset === null ? null : `${reset.src.pod.namespace}/${reset.src.pod.name}`,
-      cause: reset?.cause ?? null,
-      sentBy: reset?.sentBy ?? null,
-      fromNode: pmtu?.from.node ?? null,
-      toNode: pmtu === null ? null : (pmtu.to.node ?? pmtu.to.ip),
-      json: JSON.stringify(finding),
-      patch,
-      receivedMs,
-    });
+    this.statements.upsertFinding.run(...rowValues(finding, patch, receivedMs));
   }
 
   get(id: string): Finding | null {
@@ -390,6 +392,41 @@ export class FindingStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+const FINDING_COLUMNS =
+  'id, kind, node, time_ms, last_seen_ms, count, src_ip, src_port, dst_ip, dst_port, src_ns, dst_ns, src_node, dst_node, sender_pod, cause, sent_by, from_node, to_node, json, patch, received_ms';
+const FINDING_PARAMS = FINDING_COLUMNS.split(',').map(() => '?').join(', ');
+
+/** A findings row's values in FINDING_COLUMNS order (positional: binding by name costs more per row). */
+function rowValues(finding: Finding, patch: string | null, receivedMs: number): Array<string | number | null> {
+  const view = applyPatch(finding, patch);
+  const reset = view.kind === 'pmtu' ? null : view;
+  const pmtu = view.kind === 'pmtu' ? view : null;
+  return [
+    finding.id,
+    finding.kind,
+    finding.node,
+    Date.parse(finding.time) || receivedMs,
+    Date.parse(finding.lastSeen) || receivedMs,
+    finding.count,
+    reset?.src.ip ?? null,
+    reset?.src.port ?? null,
+    reset?.dst.ip ?? pmtu?.to.ip ?? null,
+    reset?.dst.port ?? null,
+    reset?.src.pod?.namespace ?? null,
+    reset?.dst.pod?.namespace ?? pmtu?.to.pod?.namespace ?? null,
+    reset?.src.node ?? pmtu?.from.node ?? null,
+    reset?.dst.node ?? pmtu?.to.node ?? null,
+    reset?.src.pod === null || reset === null ? null : `${reset.src.pod.namespace}/${reset.src.pod.name}`,
+    reset?.cause ?? null,
+    reset?.sentBy ?? null,
+    pmtu?.from.node ?? null,
+    pmtu === null ? null : (pmtu.to.node ?? pmtu.to.ip),
+    JSON.stringify(finding),
+    patch,
+    receivedMs,
+  ];
 }
 
 function applyPatch(finding: Finding, patch: string | null): Finding {

@@ -114,6 +114,27 @@ describe('aggregator ingest (/api/v1/agents, real WebSocket, real SQLite)', () =
     second.socket.close();
   });
 
+  test('messages arriving together are committed together; acks are cumulative and only grow', async () => {
+    const auth = { authorization: 'Bearer s3cret-agent-token' };
+    const agent = await rawAgentSocket(running.agentsUrl, auth);
+    const acks: number[] = [];
+    agent.socket.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as { type: string; seq?: number };
+      if (message.type === 'ack') acks.push(message.seq!);
+    });
+    agent.socket.send(hello('burst-agent', 'node-b'));
+    const findings = Array.from({ length: 20 }, () => resetFinding());
+    // Sent back to back: they land in one or a few commits, each acked once for its highest seq.
+    findings.forEach((finding, index) => agent.socket.send(JSON.stringify({ type: 'findings', items: [{ seq: index + 1, update: false, finding }] })));
+    await waitUntil('ack 20', () => acks.includes(20));
+    assert.ok(acks.length <= 20);
+    assert.deepEqual(acks, [...acks].sort((a, b) => a - b), 'acks only grow');
+    assert.equal(new Set(acks).size, acks.length, 'no seq acked twice');
+    assert.equal(running.store.itemCount('burst-agent'), 20);
+    for (const finding of findings) assert.notEqual(running.store.get(finding.id), null);
+    agent.socket.close();
+  });
+
   test('an agent silent past the idle timeout is closed with 4408', async () => {
     const quiet = await startAggregator(path.join(dir, 'idle.db'), { idleTimeoutMs: 400 });
     try {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { FindingStore } from '../../src/aggregator/store';
+import { MIGRATIONS } from '../../src/aggregator/store-schema';
 import { StoreError } from '../../src/common/errors';
 import { endpoint, pmtuFinding, removeDir, resetFinding, tempDir } from './fixtures';
 
@@ -27,6 +29,74 @@ describe('FindingStore (real SQLite file)', () => {
       assert.equal(store.ingest('agent-2', [{ seq: 1, update: false, finding: resetFinding() }]).changed.length, 1);
       assert.equal(store.lastSeq('agent-1'), 3);
       assert.equal(store.lastSeq('agent-2'), 1);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('a failed transaction raises no last seq: the items it held are taken again', () => {
+    const store = FindingStore.open(path.join(dir, 'rollback.db'));
+    try {
+      store.ingest('agent-r', [{ seq: 1, update: false, finding: resetFinding() }]);
+      const lost = resetFinding();
+      assert.throws(
+        () =>
+          store.batch(() => {
+            assert.equal(store.ingest('agent-r', [{ seq: 2, update: false, finding: lost }]).lastSeq, 2);
+            assert.equal(store.lastSeq('agent-r'), 2, 'seen as raised inside the transaction');
+            throw new StoreError('the commit fails');
+          }),
+        StoreError,
+      );
+      assert.equal(store.lastSeq('agent-r'), 1);
+      assert.equal(store.get(lost.id), null);
+      const again = store.ingest('agent-r', [{ seq: 2, update: false, finding: lost }]);
+      assert.equal(again.changed.length, 1);
+      assert.equal(store.itemCount('agent-r'), 2);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('last seqs written in one batch survive a reopen, one per agent', () => {
+    const file = path.join(dir, 'batched-seqs.db');
+    const store = FindingStore.open(file);
+    store.batch(() => {
+      for (let seq = 1; seq <= 5; seq += 1) {
+        store.ingest('agent-a', [{ seq, update: false, finding: resetFinding() }]);
+        store.ingest('agent-b', [{ seq: seq * 10, update: false, finding: resetFinding() }]);
+      }
+      store.ingestEvidence('agent-a', 6, 'some-finding', Buffer.from('pcapng'));
+    });
+    store.close();
+    const reopened = FindingStore.open(file);
+    try {
+      assert.equal(reopened.lastSeq('agent-a'), 6);
+      assert.equal(reopened.lastSeq('agent-b'), 50);
+      assert.equal(reopened.lastSeq('agent-c'), 0);
+      assert.equal(reopened.count(), 10);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  test('a database at schema 1 keeps its agents\' last seqs through migrations 2 and 3', () => {
+    const file = path.join(dir, 'schema-1.db');
+    const old = new Database(file);
+    old.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    old.exec(MIGRATIONS[0]);
+    old.prepare('INSERT INTO schema_version (version) VALUES (1)').run();
+    old.prepare(`INSERT INTO agents (agent_id, node, last_seq, last_seen_ms, hello_json) VALUES ('old-agent', 'node-1', 42, 0, NULL)`).run();
+    old.close();
+    const store = FindingStore.open(file);
+    try {
+      assert.equal(store.lastSeq('old-agent'), 42);
+      assert.equal(store.ingest('old-agent', [{ seq: 42, update: false, finding: resetFinding() }]).duplicates, 1);
+      assert.equal(store.ingest('old-agent', [{ seq: 43, update: false, finding: resetFinding() }]).lastSeq, 43);
+      const rows = new Database(file, { readonly: true });
+      const indexes = rows.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'findings'").all().map((row) => row.name);
+      rows.close();
+      assert.ok(!indexes.includes('findings_node') && indexes.includes('findings_last_seen'), indexes.join(', '));
     } finally {
       store.close();
     }
