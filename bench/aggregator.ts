@@ -10,7 +10,7 @@ const LOAD_PATH = path.resolve(__dirname, 'aggregator-load.js');
 /**
  * Issue 6 benchmarks.
  * 1. Ingest: `rstprobe aggregator` (a child process, real SQLite file) and 1,000
- *    simulated agents (real WebSocket clients in two child processes), 10 findings/s
+ *    simulated agents (real WebSocket clients in four child processes), 10 findings/s
  *    each for 30 s. Targets: all 10k/s ingested, p99 ack ≤ 100 ms, RSS ≤ 500 MB.
  * 2. Lab: a RST on the wire to its finding in the aggregator's API/stream, p50/p99
  *    over 1,000 resets (agent in a lab node namespace streaming to an aggregator).
@@ -30,6 +30,11 @@ export interface IngestFigures {
   rssPeakMiB: number;
   rssEndMiB: number;
   aggregatorCpuS: number;
+  /** The load generators' CPU, all processes, while they sent and drained acks. */
+  generatorsCpuS: number;
+  /** How late the generators' sends were against their schedule (worst process's p99). */
+  sendLagP99Ms: number;
+  processes: number;
 }
 
 function percentile(sorted: readonly number[], share: number): number {
@@ -71,7 +76,7 @@ async function scrape(port: number, metric: string): Promise<number> {
   return total;
 }
 
-export async function runAggregatorIngest(agents = 1_000, ratePerS = 10, durationS = 30, processes = 2): Promise<IngestFigures> {
+export async function runAggregatorIngest(agents = 1_000, ratePerS = 10, durationS = 30, processes = 4): Promise<IngestFigures> {
   const dir = mkdtempSync(path.join(tmpdir(), 'rstprobe-bench-agg-'));
   const tokenFile = path.join(dir, 'token');
   writeFileSync(tokenFile, 'bench-token\n');
@@ -86,7 +91,7 @@ export async function runAggregatorIngest(agents = 1_000, ratePerS = 10, duratio
       const load = spawn(process.execPath, [LOAD_PATH, `ws://127.0.0.1:${port}/api/v1/agents`, 'bench-token', String(first), String(count), String(ratePerS), String(durationS)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let output = '';
       load.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-      return new Promise<{ sent: number; acked: number; failed: number; latenciesMs: number[] }>((resolve, reject) =>
+      return new Promise<{ sent: number; acked: number; failed: number; latenciesMs: number[]; cpuS: number; sendLagP99Ms: number }>((resolve, reject) =>
         load.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`load generator exited with ${code}`)))),
       );
     });
@@ -111,6 +116,9 @@ export async function runAggregatorIngest(agents = 1_000, ratePerS = 10, duratio
       rssPeakMiB,
       rssEndMiB,
       aggregatorCpuS,
+      generatorsCpuS: results.reduce((sum, result) => sum + result.cpuS, 0),
+      sendLagP99Ms: Math.max(...results.map((result) => result.sendLagP99Ms)),
+      processes,
     };
   } finally {
     await stopChild(child);
@@ -227,7 +235,7 @@ export async function runAggregatorLabLatency(resets = 1_000): Promise<LabLatenc
 /** Both parts, printed with PASS/FAIL lines through `check` (bench/run.ts). */
 export async function reportAggregatorBench(check: (ok: boolean, text: string) => void): Promise<void> {
   const ingest = await runAggregatorIngest();
-  console.log(`\nAggregator ingest: ${ingest.agents} simulated agents (real WebSockets, 2 processes), ${ingest.offeredPerS / ingest.agents} findings/s each, ${ingest.durationS} s`);
+  console.log(`\nAggregator ingest: ${ingest.agents} simulated agents (real WebSockets, ${ingest.processes} processes), ${ingest.offeredPerS / ingest.agents} findings/s each, ${ingest.durationS} s`);
   console.table({
     'rstprobe aggregator': {
       'offered/s': ingest.offeredPerS,
@@ -237,8 +245,10 @@ export async function reportAggregatorBench(check: (ok: boolean, text: string) =
       'ack p99 ms': ingest.ackP99Ms.toFixed(1),
       'RSS peak MiB': ingest.rssPeakMiB.toFixed(0),
       'CPU s': ingest.aggregatorCpuS.toFixed(1),
+      'µs CPU/item': ((ingest.aggregatorCpuS / ingest.storedItems) * 1e6).toFixed(0),
     },
   });
+  console.log(`load generators: ${ingest.generatorsCpuS.toFixed(1)} CPU s in all · send lag p99 ${ingest.sendLagP99Ms.toFixed(1)} ms behind schedule`);
   console.log(`ingested/offered = ${((ingest.ingestedPerS / ingest.offeredPerS) * 100).toFixed(2)}%  ·  connection errors ${ingest.failed}`);
   check(ingest.storedItems >= ingest.sent && ingest.ingestedPerS >= ingest.offeredPerS * 0.99, `aggregator: ${Math.round(ingest.ingestedPerS)}/s ingested of ${ingest.offeredPerS}/s offered, ${ingest.storedItems} of ${ingest.sent} sent stored (target: all)`);
   check(ingest.ackP99Ms <= 100, `aggregator: p99 ack latency ${ingest.ackP99Ms.toFixed(1)} ms (target ≤ 100 ms)`);
