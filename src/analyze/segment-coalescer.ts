@@ -79,7 +79,7 @@ export class SegmentCoalescer {
   private readonly connections = new Map<number, Connection>();
   private readonly free: Connection[] = [];
   /** Frames that may point into the reader's buffer. */
-  private attached: HeldFrame[] = [];
+  private readonly attached: HeldFrame[] = [];
   private readonly releasing: HeldFrame[] = [];
   /** Frames decoded (held ones released, burst starts) and plain segments seen. */
   delivered = 0;
@@ -172,8 +172,9 @@ export class SegmentCoalescer {
 
   /** Copies every held frame out of the reader's buffer, which is about to be reused. */
   detach(): void {
-    for (const frame of this.attached) this.copyOut(frame);
-    this.attached = [];
+    const attached = this.attached;
+    for (let index = 0; index < attached.length; index++) this.copyOut(attached[index]);
+    attached.length = 0;
   }
 
   /**
@@ -182,18 +183,19 @@ export class SegmentCoalescer {
    * segment starts a burst and is decoded at once anyway).
    */
   expire(nowMs: number): void {
-    for (const [key, connection] of this.connections) {
+    // forEach, not for-of over entries: no [key, value] array per connection.
+    this.connections.forEach((connection, key) => {
       const quiet = nowMs - connection.lastMs >= BURST_GAP_MS;
       if (quiet || nowMs - connection.oldestHeldMs >= this.holdMs) this.release(connection);
       if (quiet) this.recycle(key, connection);
-    }
+    });
   }
 
   releaseAll(): void {
-    for (const [key, connection] of this.connections) {
+    this.connections.forEach((connection, key) => {
       this.release(connection);
       this.recycle(key, connection);
-    }
+    });
   }
 
   get size(): number {
@@ -209,14 +211,24 @@ export class SegmentCoalescer {
 
   private release(connection: Connection): void {
     if (connection.oldestHeldMs === Infinity) return;
+    // At most four frames: an insertion sort by time (stable, as Array.sort), without sort's scratch copy and comparator calls.
     const frames = this.releasing;
-    frames.length = 0;
-    for (const frame of connection.frames) {
-      if (frame.held) frames.push(frame);
+    let count = 0;
+    for (let index = 0; index < 4; index++) {
+      const frame = connection.frames[index];
+      if (!frame.held) continue;
       frame.held = false;
+      let at = count++;
+      while (at > 0 && frames[at - 1].timeMs > frame.timeMs) {
+        frames[at] = frames[at - 1];
+        at--;
+      }
+      frames[at] = frame;
     }
-    if (frames.length > 1) frames.sort((a, b) => a.timeMs - b.timeMs);
-    for (const frame of frames) this.deliverNow(connection, frame.linkType, frame.source, frame.start, frame.length, frame.timeMs);
+    for (let index = 0; index < count; index++) {
+      const frame = frames[index];
+      this.deliverNow(connection, frame.linkType, frame.source, frame.start, frame.length, frame.timeMs);
+    }
     connection.oldestHeldMs = Infinity;
   }
 

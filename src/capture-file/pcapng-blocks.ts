@@ -174,7 +174,9 @@ export class PcapngBlockParser implements RecordParser {
       this.fail(baseOffset + pos, `packet block claims ${caplen} captured bytes, more than interface ${interfaceId}'s snap length ${info.snapBytes}`);
       return;
     }
-    this.deliver(info, interfaceId, (tsHigh * 4294967296 + tsLow) / info.ticksPerMs + info.offsetMs, buf, pos + 28, caplen, originalBytes, baseOffset + pos);
+    // The time goes straight into the packet: a double passed as an argument is a new heap number per call.
+    this.packet.timeMs = (tsHigh * 4294967296 + tsLow) / info.ticksPerMs + info.offsetMs;
+    this.deliver(info, interfaceId, buf, pos + 28, caplen, originalBytes, baseOffset + pos);
   }
 
   private readSimplePacket(buf: Buffer, pos: number, length: number, baseOffset: number): void {
@@ -188,19 +190,20 @@ export class PcapngBlockParser implements RecordParser {
     let caplen = Math.min(originalBytes, length - 16);
     if (info.snapBytes > 0) caplen = Math.min(caplen, info.snapBytes);
     // An SPB carries no timestamp: it takes the previous packet's, so time never runs backwards.
-    this.deliver(info, 0, this.lastTimeMs, buf, pos + 12, caplen, originalBytes, baseOffset + pos);
+    this.packet.timeMs = this.lastTimeMs;
+    this.deliver(info, 0, buf, pos + 12, caplen, originalBytes, baseOffset + pos);
   }
 
-  private deliver(info: InterfaceInfo, interfaceId: number, timeMs: number, buf: Buffer, at: number, caplen: number, originalBytes: number, fileOffset: number): void {
+  /** Delivers the packet whose `timeMs` the caller has set. */
+  private deliver(info: InterfaceInfo, interfaceId: number, buf: Buffer, at: number, caplen: number, originalBytes: number, fileOffset: number): void {
     this.packets++;
-    this.lastTimeMs = timeMs;
+    const packet = this.packet;
+    this.lastTimeMs = packet.timeMs;
     if (info.linkType === null) {
       this.unsupportedLinkTypes.set(info.fileLinkType, (this.unsupportedLinkTypes.get(info.fileLinkType) ?? 0) + 1);
       return;
     }
-    const packet = this.packet;
     packet.linkType = info.linkType;
-    packet.timeMs = timeMs;
     packet.interfaceId = interfaceId;
     packet.set(buf, at, caplen);
     packet.originalBytes = originalBytes;
