@@ -61,6 +61,86 @@ export function formatIpv6(bytes: Uint8Array, offset: number): string {
   return text;
 }
 
+/**
+ * Address text for decoded packets, one string per recently seen address. The
+ * formatters build a new string per call, and V8 keeps those longer than 12
+ * characters as ropes of the concatenated parts: per packet that was most of the
+ * garbage of the whole analysis (bench/diagnosis.ts), and every string compare or
+ * hash downstream (flow lookup, TTL baseline) walked the rope. The cache is
+ * direct-mapped (a slot per hash of the address bytes, a collision replaces the
+ * slot), so memory is bounded and a hit allocates nothing; the text returned is
+ * always exactly what formatIpv4/formatIpv6 give for the bytes.
+ */
+export class AddressTextCache {
+  private readonly slotMask: number;
+  private readonly ipv4Keys: Int32Array;
+  private readonly ipv4Texts: Array<string | undefined>;
+  /** Each IPv6 slot's 16 address bytes, as four 32-bit words. */
+  private readonly ipv6Keys: Int32Array;
+  private readonly ipv6Texts: Array<string | undefined>;
+
+  /** `slotBits`: 2^slotBits slots per family. */
+  constructor(slotBits = 16) {
+    const slots = 1 << slotBits;
+    this.slotMask = slots - 1;
+    this.ipv4Keys = new Int32Array(slots);
+    this.ipv4Texts = new Array<string | undefined>(slots).fill(undefined);
+    this.ipv6Keys = new Int32Array(slots * 4);
+    this.ipv6Texts = new Array<string | undefined>(slots).fill(undefined);
+  }
+
+  /** formatIpv4(bytes, offset), shared. */
+  ipv4(bytes: Uint8Array, offset: number): string {
+    const key = (bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3];
+    const slot = (Math.imul(key, GOLDEN_RATIO_32) >>> 16) & this.slotMask;
+    const known = this.ipv4Texts[slot];
+    if (known !== undefined && this.ipv4Keys[slot] === key) return known;
+    const text = flatString(formatIpv4(bytes, offset));
+    this.ipv4Keys[slot] = key;
+    this.ipv4Texts[slot] = text;
+    return text;
+  }
+
+  /** formatIpv6(bytes, offset), shared. */
+  ipv6(bytes: Uint8Array, offset: number): string {
+    const w0 = readWord(bytes, offset);
+    const w1 = readWord(bytes, offset + 4);
+    const w2 = readWord(bytes, offset + 8);
+    const w3 = readWord(bytes, offset + 12);
+    let hash = Math.imul(w0, GOLDEN_RATIO_32) ^ w1;
+    hash = Math.imul(hash, GOLDEN_RATIO_32) ^ w2;
+    hash = Math.imul(hash, GOLDEN_RATIO_32) ^ w3;
+    hash = Math.imul(hash, GOLDEN_RATIO_32);
+    const slot = (hash >>> 16) & this.slotMask;
+    const keys = this.ipv6Keys;
+    const at = slot * 4;
+    const known = this.ipv6Texts[slot];
+    if (known !== undefined && keys[at] === w0 && keys[at + 1] === w1 && keys[at + 2] === w2 && keys[at + 3] === w3) return known;
+    const text = flatString(formatIpv6(bytes, offset));
+    keys[at] = w0;
+    keys[at + 1] = w1;
+    keys[at + 2] = w2;
+    keys[at + 3] = w3;
+    this.ipv6Texts[slot] = text;
+    return text;
+  }
+}
+
+/** Knuth's multiplicative hash constant, 2^32 / φ. */
+const GOLDEN_RATIO_32 = 0x9e3779b1 | 0;
+
+function readWord(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3];
+}
+
+/** A flat copy of a string that V8 may hold as a rope of concatenated parts (address text is ASCII). */
+function flatString(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
+}
+
+/** The decoders' cache: 64 Ki slots per family, a few MB at most. */
+export const addressTexts = new AddressTextCache();
+
 /** Parses dotted-quad IPv4 (no leading zeros, as `net.isIPv4` accepts) into 4 bytes; null when invalid. */
 export function parseIpv4(text: string): Uint8Array | null {
   const out = new Uint8Array(4);

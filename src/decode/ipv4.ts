@@ -3,7 +3,7 @@
  * The header and its options must be captured in full; the payload may be cut
  * by the snap length, so lengths come from the header, not from the capture.
  */
-import { formatIpv4 } from './address';
+import { addressTexts } from './address';
 import { readU16 } from './bytes';
 import { DecodeError, type IpInfo } from './types';
 
@@ -61,8 +61,8 @@ export function decodeIpv4(bytes: Uint8Array, offset: number): IpInfo | DecodeEr
   const moreFragments = (flagsAndOffset & FLAG_MORE_FRAGMENTS) !== 0;
   return {
     version: 4,
-    src: formatIpv4(bytes, offset + 12),
-    dst: formatIpv4(bytes, offset + 16),
+    src: addressTexts.ipv4(bytes, offset + 12),
+    dst: addressTexts.ipv4(bytes, offset + 16),
     ttl: bytes[offset + 8],
     ipId,
     dontFragment: (flagsAndOffset & FLAG_DONT_FRAGMENT) !== 0,

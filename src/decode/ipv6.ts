@@ -4,7 +4,7 @@
  * and AH (RFC 4302). ESP (50) and No Next Header (59) end the walk: what follows
  * them cannot be read.
  */
-import { formatIpv6 } from './address';
+import { addressTexts } from './address';
 import { readU16, readU32 } from './bytes';
 import { DecodeError, type IpInfo, type Ipv4Fragment } from './types';
 
@@ -86,8 +86,8 @@ export function decodeIpv6(bytes: Uint8Array, offset: number): IpInfo | DecodeEr
   }
   return {
     version: 6,
-    src: formatIpv6(bytes, offset + 8),
-    dst: formatIpv6(bytes, offset + 24),
+    src: addressTexts.ipv6(bytes, offset + 8),
+    dst: addressTexts.ipv6(bytes, offset + 24),
     ttl: bytes[offset + 7],
     ipId: fragment === null ? null : fragment.id,
     dontFragment: true,

@@ -44,10 +44,18 @@ export interface FlowRecord {
   touched: boolean;
   /** Closed by RST or by FINs from both sides: kept only `closedExpiryMs` for late segments and RSTs. */
   closed: boolean;
-  /** The two endpoints, in key order. */
-  endA: SocketAddress;
-  endB: SocketAddress;
-  /** Next flow with the same port pair (FlowTable's numeric index); null in snapshots. */
+  /**
+   * The two endpoints in key order (lower address first), as plain fields so a
+   * lookup reads only the record, and the side each one sent (null until it did).
+   */
+  ipA: string;
+  portA: number;
+  ipB: string;
+  portB: number;
+  sideA: FlowSide | null;
+  sideB: FlowSide | null;
+  /** FlowTable's hash of the two endpoints (a small integer) and the next flow in its bucket; null in snapshots. */
+  bucketHash: number;
   nextInBucket: FlowRecord | null;
   /** The side that sent the latest segment. */
   lastSide: FlowSide;
@@ -86,22 +94,25 @@ export class FlowTable {
    * epoch ms again.
    */
   private baseMs: number | null = null;
-  /** Set by find(): whether the segment's source is the flow's endA. */
+  /** Set by find(): whether the segment's source is the flow's endpoint A. */
   private foundSrcIsA = true;
   /**
-   * One string per address for all flows: the decoder builds each address anew per
-   * packet as a rope of concatenated octets (several hundred bytes as V8 keeps it);
-   * kept per flow that would be most of a flow's memory.
+   * One string per address for all flows. The decoder's AddressTextCache already
+   * shares the (flat) text of recent addresses, but forgets one on a slot
+   * collision; flows keep the string they were opened with, so that the address
+   * compares in find() are mostly identity checks.
    */
   private readonly addresses = new Map<string, string>();
   /**
-   * Per-packet lookup by a number made of the port pair and a hash of the two
-   * addresses, with the addresses compared in the (short) bucket: hashing a fresh
-   * 30-character key string per packet was the largest cost of the whole analysis
-   * (bench/diagnosis.ts). The addresses are in the number so that a flood from
-   * many spoofed addresses with one source port does not make one long bucket.
+   * Per-packet lookup: a chained hash table of its own, indexed by a hash of the
+   * port pair and the two addresses, with the endpoints compared in the (short)
+   * bucket. Hashing a fresh 30-character key string per packet was once the
+   * largest cost of the whole analysis (bench/diagnosis.ts), and a Map keyed by a
+   * 53-bit number boxes that number on every lookup. The addresses are in the
+   * hash so that a flood from many spoofed addresses with one source port does
+   * not make one long bucket. The table doubles when flows outnumber buckets.
    */
-  private readonly byPorts = new Map<number, FlowRecord>();
+  private buckets: Array<FlowRecord | null> = new Array<FlowRecord | null>(INITIAL_BUCKETS).fill(null);
 
   constructor(
     private readonly maxFlows = 100_000,
@@ -129,10 +140,10 @@ export class FlowTable {
     const timeMs = this.tableTimeMs(observation.timeMs);
     let flow = this.find(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
     if (flow === null) {
-      const src = { ip: this.intern(ip.src), port: tcp.srcPort };
-      const dst = { ip: this.intern(ip.dst), port: tcp.dstPort };
-      const srcFirst = src.ip < dst.ip || (src.ip === dst.ip && src.port <= dst.port);
-      const first = newSide(src, timeMs);
+      const srcIp = this.intern(ip.src);
+      const dstIp = this.intern(ip.dst);
+      const srcFirst = srcIp < dstIp || (srcIp === dstIp && tcp.srcPort <= tcp.dstPort);
+      const first = newSide({ ip: srcIp, port: tcp.srcPort }, timeMs);
       flow = {
         client: null,
         sides: [first],
@@ -141,8 +152,13 @@ export class FlowTable {
         burstStartMs: timeMs,
         touched: true,
         closed: false,
-        endA: srcFirst ? src : dst,
-        endB: srcFirst ? dst : src,
+        ipA: srcFirst ? srcIp : dstIp,
+        portA: srcFirst ? tcp.srcPort : tcp.dstPort,
+        ipB: srcFirst ? dstIp : srcIp,
+        portB: srcFirst ? tcp.dstPort : tcp.srcPort,
+        sideA: srcFirst ? first : null,
+        sideB: srcFirst ? null : first,
+        bucketHash: flowHash(srcIp, tcp.srcPort, dstIp, tcp.dstPort),
         nextInBucket: null,
         lastSide: first,
         removed: false,
@@ -151,12 +167,13 @@ export class FlowTable {
       this.foundSrcIsA = srcFirst;
     }
     flow.touched = true;
-    // Sides share their address object with endA/endB: an identity check, no string compare.
-    const end = this.foundSrcIsA ? flow.endA : flow.endB;
-    let side = flow.sides[0].address === end ? flow.sides[0] : (flow.sides[1] ?? null);
+    const srcIsA = this.foundSrcIsA;
+    let side = srcIsA ? flow.sideA : flow.sideB;
     if (side === null) {
-      side = newSide(end, timeMs);
+      side = srcIsA ? newSide({ ip: flow.ipA, port: flow.portA }, timeMs) : newSide({ ip: flow.ipB, port: flow.portB }, timeMs);
       flow.sides = [flow.sides[0], side];
+      if (srcIsA) flow.sideA = side;
+      else flow.sideB = side;
     }
     const gapMs = timeMs - flow.lastMs;
     const isFirstPacket = side.packets === 0 && flow.sides.length === 1;
@@ -179,7 +196,7 @@ export class FlowTable {
       if (!side.synAck) flow.client = side.address;
     }
     if ((tcp.flags & TcpFlag.FIN) !== 0 && side.finMs === null) side.finMs = timeMs;
-    if ((tcp.flags & TcpFlag.RST) !== 0 || (flow.sides.length === 2 && flow.sides[0].finMs !== null && flow.sides[1]!.finMs !== null)) flow.closed = true;
+    if ((tcp.flags & TcpFlag.RST) !== 0 || (flow.sideA?.finMs != null && flow.sideB?.finMs != null)) flow.closed = true;
     flow.lastSide = side;
     return flow;
   }
@@ -199,8 +216,18 @@ export class FlowTable {
       finMs: epoch(side.finMs),
       ttlRecordedMs: epoch(side.ttlRecordedMs),
     })) as FlowRecord['sides'];
-    const lastSide = sides[flow.sides.indexOf(flow.lastSide)] ?? sides[0];
-    const copy: FlowRecord = { ...flow, sides, lastMs: flow.lastMs + base, burstStartMs: flow.burstStartMs + base, nextInBucket: null, lastSide };
+    const copyOf = (side: FlowSide | null): FlowSide | null => (side === null ? null : sides[flow.sides.indexOf(side)]);
+    const lastSide = copyOf(flow.lastSide) ?? sides[0];
+    const copy: FlowRecord = {
+      ...flow,
+      sides,
+      sideA: copyOf(flow.sideA),
+      sideB: copyOf(flow.sideB),
+      lastMs: flow.lastMs + base,
+      burstStartMs: flow.burstStartMs + base,
+      nextInBucket: null,
+      lastSide,
+    };
     return { flow: copy, sender: findSide(copy, src.ip, src.port), receiver: findSide(copy, dst.ip, dst.port) };
   }
 
@@ -219,21 +246,19 @@ export class FlowTable {
     const known = this.addresses.get(ip);
     if (known !== undefined) return known;
     if (this.addresses.size >= MAX_INTERNED_ADDRESSES) this.addresses.clear();
-    const flat = flatString(ip);
-    this.addresses.set(flat, flat);
-    return flat;
+    this.addresses.set(ip, ip);
+    return ip;
   }
 
   private find(srcIp: string, srcPort: number, dstIp: string, dstPort: number): FlowRecord | null {
-    let flow = this.byPorts.get(bucketKey(srcIp, srcPort, dstIp, dstPort)) ?? null;
+    const buckets = this.buckets;
+    let flow = buckets[flowHash(srcIp, srcPort, dstIp, dstPort) & (buckets.length - 1)];
     while (flow !== null) {
-      const a = flow.endA;
-      const b = flow.endB;
-      if (a.port === srcPort && b.port === dstPort && a.ip === srcIp && b.ip === dstIp) {
+      if (flow.portA === srcPort && flow.portB === dstPort && flow.ipA === srcIp && flow.ipB === dstIp) {
         this.foundSrcIsA = true;
         return flow;
       }
-      if (a.port === dstPort && b.port === srcPort && a.ip === dstIp && b.ip === srcIp) {
+      if (flow.portA === dstPort && flow.portB === srcPort && flow.ipA === dstIp && flow.ipB === srcIp) {
         this.foundSrcIsA = false;
         return flow;
       }
@@ -244,22 +269,34 @@ export class FlowTable {
 
   private insert(flow: FlowRecord): void {
     if (this.flows.size >= this.maxFlows) this.evictOne();
+    if (this.flows.size >= this.buckets.length) this.growBuckets();
     this.flows.add(flow);
-    const bucket = bucketKey(flow.endA.ip, flow.endA.port, flow.endB.ip, flow.endB.port);
-    flow.nextInBucket = this.byPorts.get(bucket) ?? null;
-    this.byPorts.set(bucket, flow);
+    const bucket = flow.bucketHash & (this.buckets.length - 1);
+    flow.nextInBucket = this.buckets[bucket];
+    this.buckets[bucket] = flow;
+  }
+
+  /** Twice the buckets, every flow rechained by its stored hash. */
+  private growBuckets(): void {
+    const buckets = new Array<FlowRecord | null>(this.buckets.length * 2).fill(null);
+    const mask = buckets.length - 1;
+    for (const flow of this.flows) {
+      const bucket = flow.bucketHash & mask;
+      flow.nextInBucket = buckets[bucket];
+      buckets[bucket] = flow;
+    }
+    this.buckets = buckets;
   }
 
   private remove(flow: FlowRecord): void {
     this.flows.delete(flow);
     flow.removed = true;
-    const bucket = bucketKey(flow.endA.ip, flow.endA.port, flow.endB.ip, flow.endB.port);
-    const head = this.byPorts.get(bucket);
+    const bucket = flow.bucketHash & (this.buckets.length - 1);
+    const head = this.buckets[bucket];
     if (head === flow) {
-      if (flow.nextInBucket === null) this.byPorts.delete(bucket);
-      else this.byPorts.set(bucket, flow.nextInBucket);
+      this.buckets[bucket] = flow.nextInBucket;
     } else {
-      let previous = head ?? null;
+      let previous = head;
       while (previous !== null && previous.nextInBucket !== flow) previous = previous.nextInBucket;
       if (previous !== null) previous.nextInBucket = flow.nextInBucket;
     }
@@ -289,26 +326,29 @@ export class FlowTable {
   }
 }
 
-/** A flat copy of a string that V8 may hold as a rope of concatenated parts (keys and addresses are ASCII). */
-function flatString(text: string): string {
-  return Buffer.from(text, 'latin1').toString('latin1');
+/**
+ * Direction-independent hash of a flow: the port pair and the sum of the address
+ * hashes, mixed (murmur3's finalizer); 30 bits, so V8 keeps it a small integer.
+ */
+function flowHash(ipA: string, portA: number, ipB: string, portB: number): number {
+  const ports = portA <= portB ? (portA << 16) | portB : (portB << 16) | portA;
+  let hash = ports ^ Math.imul((addressHash(ipA) + addressHash(ipB)) | 0, 0x9e3779b1);
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) & 0x3fff_ffff;
 }
 
-/** Direction-independent number for a flow: the port pair (32 bits) and the sum of the address hashes (21 bits). */
-function bucketKey(ipA: string, portA: number, ipB: string, portB: number): number {
-  const ports = portA <= portB ? portA * 65_536 + portB : portB * 65_536 + portA;
-  return ports * 2_097_152 + ((addressHash(ipA) + addressHash(ipB)) & 0x1f_ffff);
-}
-
-/** FNV-1a over the address text, 20 bits. */
+/** Java's string hash over the address text: a shift and an add per character (flowHash mixes the bits after). */
 function addressHash(ip: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < ip.length; index++) hash = Math.imul(hash ^ ip.charCodeAt(index), 0x01000193);
-  return (hash >>> 12) & 0xf_ffff;
+  let hash = 0;
+  for (let index = 0; index < ip.length; index++) hash = ((hash << 5) - hash + ip.charCodeAt(index)) | 0;
+  return hash;
 }
 
 /** Bound on the address strings shared by flows (a new set starts when full). */
 const MAX_INTERNED_ADDRESSES = 65_536;
+/** Buckets of an empty table (a power of two; the table doubles as flows come). */
+const INITIAL_BUCKETS = 1_024;
 /** How often expire() walks the table. */
 const EXPIRE_SCAN_MS = 5_000;
 /** Bound on the flows one eviction may pass over (keeps each insert O(1)). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { formatIpv4, formatIpv6, parseIpAddress, parseIpv4, parseIpv6 } from '../../src/decode/address';
+import { AddressTextCache, formatIpv4, formatIpv6, parseIpAddress, parseIpv4, parseIpv6 } from '../../src/decode/address';
 
 const RUNS = 3000;
 /** 16 bytes where zero groups are common, so runs of zeros and ties appear. */
@@ -64,6 +64,27 @@ describe('address text', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('the decoders\' address cache gives the formatters\' text, one string per address, also past slot collisions', () => {
+    const cache = new AddressTextCache(2); // 4 slots per family: collisions on every few addresses
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.uint8Array({ minLength: 4, maxLength: 4 }), ipv6Bytes), { minLength: 1, maxLength: 40 }), (addresses) => {
+        for (const bytes of addresses) {
+          const text = bytes.length === 4 ? cache.ipv4(bytes, 0) : cache.ipv6(bytes, 0);
+          assert.equal(text, bytes.length === 4 ? formatIpv4(bytes, 0) : formatIpv6(bytes, 0));
+        }
+      }),
+      { numRuns: RUNS / 10 },
+    );
+    const packet = Uint8Array.from([0, 0, 10, 244, 12, 123, 10, 244, 12, 123]);
+    const first = new AddressTextCache().ipv4(packet, 2);
+    const shared = new AddressTextCache();
+    assert.equal(shared.ipv4(packet, 2), first);
+    assert.ok(Object.is(shared.ipv4(packet, 2), shared.ipv4(packet, 6)), 'the same address at another offset is the same string');
+    const v6 = parseIpv6('fd00:10:244::1')!;
+    assert.equal(shared.ipv6(v6, 0), 'fd00:10:244::1');
+    assert.equal(shared.ipv6(Uint8Array.from([9, ...v6]), 1), 'fd00:10:244::1');
   });
 
   it('parses every text form RFC 4291 §2.2 allows and rejects junk', () => {

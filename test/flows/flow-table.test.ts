@@ -112,3 +112,38 @@ test('a flood from many addresses with one source port does not degrade lookups'
   assert.equal(table.size, 20_000);
   assert.ok(elapsedMs < 5_000, `${elapsedMs.toFixed(0)} ms`);
 });
+
+test('lookups stay exact while the table grows its buckets and flows leave it', () => {
+  const table = new FlowTable(5_000, 4_000);
+  // 3,000 flows: the buckets double several times on the way.
+  for (let i = 0; i < 3_000; i++) {
+    const src = `10.1.${i >> 8}.${i & 255}`;
+    table.observe(tcpObservation({ ...client, src, srcPort: 1_000 + (i % 7), flags: 'SYN' }, 0));
+  }
+  assert.equal(table.size, 3_000);
+  for (let i = 0; i < 3_000; i++) {
+    const src = `10.1.${i >> 8}.${i & 255}`;
+    const view = table.snapshot({ ip: client.dst, port: 8080 }, { ip: src, port: 1_000 + (i % 7) });
+    assert.equal(view?.receiver?.address.ip, src, src);
+    assert.equal(view?.sender, null);
+    assert.equal(table.snapshot({ ip: src, port: 1_000 + ((i + 1) % 7) }, { ip: client.dst, port: 8080 }), null);
+  }
+  // Every other flow is answered (two sides), then the unanswered ones expire.
+  for (let i = 0; i < 3_000; i += 2) {
+    const src = `10.1.${i >> 8}.${i & 255}`;
+    table.observe(tcpObservation({ ...server, dst: src, dstPort: 1_000 + (i % 7), flags: ['SYN', 'ACK'] }, 3_000));
+  }
+  table.expire(6_000);
+  assert.equal(table.size, 1_500);
+  for (let i = 0; i < 3_000; i++) {
+    const src = `10.1.${i >> 8}.${i & 255}`;
+    const view = table.snapshot({ ip: src, port: 1_000 + (i % 7) }, { ip: client.dst, port: 8080 });
+    if (i % 2 === 1) {
+      assert.equal(view, null, src);
+    } else {
+      assert.equal(view?.flow.sides.length, 2);
+      assert.equal(view?.receiver?.synAck, true);
+      assert.deepEqual(view?.flow.client, { ip: src, port: 1_000 + (i % 7) });
+    }
+  }
+});
