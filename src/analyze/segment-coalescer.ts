@@ -1,6 +1,7 @@
 import type { CapturedPacket } from '../capture-file/types';
 import type { LinkType } from '../decode/types';
 import { QUIET_GAP_MS } from '../flows/flow-table';
+import { ConnectionIndex, type IndexedEntry } from './connection-index';
 import type { PlainSegmentInfo } from './plain-segment';
 
 /**
@@ -45,7 +46,7 @@ interface HeldFrame {
   attached: boolean;
 }
 
-interface Connection {
+interface Connection extends IndexedEntry {
   /** PlainSegmentInfo.check of the connection: a different connection with the same key is not coalesced. */
   check: number;
   /** Latest segment of the connection, held or decoded. */
@@ -76,7 +77,7 @@ function newFrame(): HeldFrame {
 }
 
 export class SegmentCoalescer {
-  private readonly connections = new Map<number, Connection>();
+  private readonly connections: ConnectionIndex<Connection>;
   private readonly free: Connection[] = [];
   /** Frames that may point into the reader's buffer. */
   private readonly attached: HeldFrame[] = [];
@@ -89,7 +90,9 @@ export class SegmentCoalescer {
     private readonly deliver: (linkType: LinkType, frame: Buffer, timeMs: number) => void,
     private readonly holdMs = 1_000,
     private readonly maxConnections = 50_000,
-  ) {}
+  ) {
+    this.connections = new ConnectionIndex<Connection>(maxConnections);
+  }
 
   /** A plain segment: held, or decoded at once when it starts a burst. */
   plain(packet: CapturedPacket, info: PlainSegmentInfo): void {
@@ -104,11 +107,21 @@ export class SegmentCoalescer {
     }
     if (connection === undefined) {
       if (this.connections.size >= this.maxConnections) this.dropOldest();
-      connection = this.free.pop() ?? { check: 0, lastMs: 0, lastDeliveredMs: 0, oldestHeldMs: Infinity, frames: [newFrame(), newFrame(), newFrame(), newFrame()] };
+      connection = this.free.pop() ?? {
+        key: 0,
+        indexId: -1,
+        older: null,
+        newer: null,
+        check: 0,
+        lastMs: 0,
+        lastDeliveredMs: 0,
+        oldestHeldMs: Infinity,
+        frames: [newFrame(), newFrame(), newFrame(), newFrame()],
+      };
       connection.check = info.check;
       connection.lastMs = timeMs;
       connection.oldestHeldMs = Infinity;
-      this.connections.set(info.key, connection);
+      this.connections.add(info.key, connection);
       this.deliverNow(connection, linkType, buffer, start, length, timeMs);
       return;
     }
@@ -183,19 +196,19 @@ export class SegmentCoalescer {
    * segment starts a burst and is decoded at once anyway).
    */
   expire(nowMs: number): void {
-    // forEach, not for-of over entries: no [key, value] array per connection.
-    this.connections.forEach((connection, key) => {
+    // Oldest first; a recycled connection keeps its `newer` link, so the walk goes on from it.
+    for (let connection = this.connections.oldest; connection !== null; connection = connection.newer as Connection | null) {
       const quiet = nowMs - connection.lastMs >= BURST_GAP_MS;
       if (quiet || nowMs - connection.oldestHeldMs >= this.holdMs) this.release(connection);
-      if (quiet) this.recycle(key, connection);
-    });
+      if (quiet) this.recycle(connection);
+    }
   }
 
   releaseAll(): void {
-    this.connections.forEach((connection, key) => {
+    for (let connection = this.connections.oldest; connection !== null; connection = connection.newer as Connection | null) {
       this.release(connection);
-      this.recycle(key, connection);
-    });
+      this.recycle(connection);
+    }
   }
 
   get size(): number {
@@ -203,10 +216,10 @@ export class SegmentCoalescer {
   }
 
   private dropOldest(): void {
-    const oldest = this.connections.entries().next();
-    if (oldest.done) return;
-    this.release(oldest.value[1]);
-    this.recycle(oldest.value[0], oldest.value[1]);
+    const oldest = this.connections.oldest;
+    if (oldest === null) return;
+    this.release(oldest);
+    this.recycle(oldest);
   }
 
   private release(connection: Connection): void {
@@ -260,8 +273,8 @@ export class SegmentCoalescer {
     frame.start = 0;
   }
 
-  private recycle(key: number, connection: Connection): void {
-    this.connections.delete(key);
+  private recycle(connection: Connection): void {
+    this.connections.delete(connection.key);
     this.free.push(connection);
   }
 }
