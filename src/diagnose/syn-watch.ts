@@ -24,7 +24,17 @@ export interface UnansweredSyn {
   ttl: number;
 }
 
-interface Watch extends UnansweredSyn {
+/**
+ * One watched attempt. It holds the flow side's own address as `client` and
+ * finds the server in the flow when reporting: a SYN per connection made three
+ * objects here that outlived the young generation (bench/diagnosis.ts).
+ */
+interface Watch {
+  client: SocketAddress;
+  firstMs: number;
+  lastMs: number;
+  attempts: number;
+  ttl: number;
   reported: boolean;
 }
 
@@ -59,9 +69,8 @@ export class SynWatch {
       if (!oldest.done) this.watches.delete(oldest.value);
       this.evicted++;
     }
-    const client = { ip: ip.src, port: tcp.srcPort };
-    const server = { ip: ip.dst, port: tcp.dstPort };
-    this.watches.set(flow, { client, server, firstMs: observation.timeMs, lastMs: observation.timeMs, attempts: 1, ttl: ip.ttl, reported: false });
+    const client = flow.lastSide.address; // the SYN's sender: the flow table already saw it
+    this.watches.set(flow, { client, firstMs: observation.timeMs, lastMs: observation.timeMs, attempts: 1, ttl: ip.ttl, reported: false });
   }
 
   /**
@@ -79,8 +88,10 @@ export class SynWatch {
       if (nowMs - watch.firstMs < this.timeoutMs) continue;
       if (!watch.reported && watch.attempts >= 2) {
         watch.reported = true;
-        const { reported: _reported, ...unanswered } = watch;
-        timedOut.push(unanswered);
+        const { client, firstMs, lastMs, attempts, ttl } = watch;
+        const clientIsA = client.ip === flow.ipA && client.port === flow.portA;
+        const server = clientIsA ? { ip: flow.ipB, port: flow.portB } : { ip: flow.ipA, port: flow.portA };
+        timedOut.push({ client, server, firstMs, lastMs, attempts, ttl });
       } else if (nowMs - watch.lastMs >= this.timeoutMs * 3) {
         this.watches.delete(flow);
       }
