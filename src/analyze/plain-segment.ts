@@ -82,6 +82,20 @@ function hashEndpoints(bytes: Uint8Array, lowAt: number, highAt: number, address
   info.check = lane2 | 0;
 }
 
+/** hashEndpoints for IPv4 (one address word each), unrolled: same keys, no loop or word selection per packet. */
+function hashEndpoints4(low: number, high: number, ports: number, info: PlainSegmentInfo): void {
+  let lane1 = 0x811c9dc5 | 0;
+  let lane2 = 0x01000193;
+  lane1 = Math.imul(lane1 ^ low, 0x01000193) ^ (lane1 >>> 13);
+  lane2 = Math.imul(lane2 ^ low, 0x5bd1e995) ^ (lane2 >>> 15);
+  lane1 = Math.imul(lane1 ^ high, 0x01000193) ^ (lane1 >>> 13);
+  lane2 = Math.imul(lane2 ^ high, 0x5bd1e995) ^ (lane2 >>> 15);
+  lane1 = Math.imul(lane1 ^ ports, 0x01000193) ^ (lane1 >>> 13);
+  lane2 = Math.imul(lane2 ^ ports, 0x5bd1e995) ^ (lane2 >>> 15);
+  info.key = lane1 | 0;
+  info.check = lane2 | 0;
+}
+
 export const SegmentKind = {
   /** Not a TCP segment this fast path reads (not IP, not TCP, a fragment, IPv6 extension headers). */
   OTHER: 0,
@@ -137,7 +151,17 @@ export function readSegment(linkType: LinkType, bytes: Uint8Array, start: number
   if (tcp + 20 > end) return SegmentKind.OTHER;
   const ports = i32(bytes, tcp);
   const dstAt = srcAt + addressWords * 4;
-  if (sourceIsHigher(bytes, srcAt, dstAt, addressWords, ports)) {
+  if (addressWords === 1) {
+    const src = i32(bytes, srcAt);
+    const dst = i32(bytes, dstAt);
+    if (src > dst || (src === dst && ports >>> 16 > (ports & 0xffff))) {
+      info.direction = 1;
+      hashEndpoints4(dst, src, ((ports & 0xffff) << 16) | (ports >>> 16), info);
+    } else {
+      info.direction = 0;
+      hashEndpoints4(src, dst, ports, info);
+    }
+  } else if (sourceIsHigher(bytes, srcAt, dstAt, addressWords, ports)) {
     info.direction = 1;
     hashEndpoints(bytes, dstAt, srcAt, addressWords, ((ports & 0xffff) << 16) | (ports >>> 16), info);
   } else {
