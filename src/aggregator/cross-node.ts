@@ -34,10 +34,14 @@ const REMEMBER_MS = 60_000;
 const MAX_SENDER_SIGHTINGS = 100_000;
 const MAX_PENDING = 50_000;
 
+/** What confirming a receiver takes from the sender's finding. */
+type SenderView = Pick<ResetFinding, 'id' | 'node' | 'state' | 'kernelReason' | 'cause' | 'advice' | 'src'>;
+
 interface SenderSighting {
   node: string;
   timeMs: number;
-  finding: ResetFinding;
+  /** Only what `confirm` reads: up to MAX_SENDER_SIGHTINGS are kept, and whole findings made that hundreds of MB. */
+  finding: SenderView;
 }
 
 interface ReceiverSighting {
@@ -77,8 +81,9 @@ export class CrossNodeVerdicts {
     if (finding.kernelReason !== null) {
       // The sender's own kernel logged this RST: it was made on finding.node.
       this.agents.learn(finding.src.ip, finding.node);
-      this.rememberSender({ node: finding.node, timeMs, finding });
       const key = keyOf(finding);
+      const { id, node, state, kernelReason, cause, advice, src } = finding;
+      this.rememberSender(key, { node, timeMs, finding: { id, node, state, kernelReason, cause, advice, src } });
       const receivers = this.receivers.get(key) ?? [];
       for (const receiver of receivers) {
         if (receiver.confirmed || receiver.finding.node === finding.node || Math.abs(receiver.timeMs - timeMs) > MATCH_WINDOW_MS) continue;
@@ -138,8 +143,7 @@ export class CrossNodeVerdicts {
     return this.pending.size;
   }
 
-  private rememberSender(sighting: SenderSighting): void {
-    const key = keyOf(sighting.finding);
+  private rememberSender(key: string, sighting: SenderSighting): void {
     const list = this.senders.get(key) ?? [];
     list.push(sighting);
     this.senders.set(key, list);
@@ -223,7 +227,7 @@ function keyOf(finding: ResetFinding): string {
   return `${finding.src.ip}|${finding.src.port}|${finding.dst.ip}`;
 }
 
-function confirm(receiver: ResetFinding, sender: ResetFinding): CrossNodeDecision {
+function confirm(receiver: ResetFinding, sender: SenderView): CrossNodeDecision {
   const state = sender.state === null ? '' : ` in state ${sender.state}`;
   const patch: FindingPatch = {
     sentBy: 'endpoint',
