@@ -70,5 +70,6 @@ COPY --from=build /src/native/build/Release/rstprobe_native.node ./native/build/
 # NET_RAW (deploy/kubernetes/agent-daemonset.yaml). No HEALTHCHECK: Kubernetes
 # probes /healthz.
 USER 65532:65532
-ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+# Node flags: NODE_FLAGS in src/cli/main.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/dist/src/cli/main.js"]
 CMD ["agent"]

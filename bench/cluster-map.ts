@@ -2,13 +2,15 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { NODE_FLAGS } from '../src/cli/main';
 import { KubeApiServerProcess } from '../test/support/kube-api-server-process';
 
 /**
  * A cluster-sized Kubernetes map (issue 3): the test API server, in its own
  * process so its memory is not counted, serves `pods` pods and `nodes` nodes; a
  * second process runs a cluster-scope KubeWatcher against it (list pages, then
- * watches) and reports sync time, RSS after sync and (ip, time) lookups/s.
+ * watches) and reports sync time, RSS after sync and (ip, time) lookups/s. The
+ * watcher runs with the node flags every rstprobe entry point uses (NODE_FLAGS).
  */
 export interface ClusterMapResult {
   pods: number;
@@ -37,7 +39,7 @@ export async function runClusterMap(size: { pods: number; nodes: number } = { po
     const kubeconfig = await server.writeKubeconfig(dir);
     const script = path.resolve(__dirname, 'cluster-map-watcher.js');
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--expose-gc', ...(process.env.RSTPROBE_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''), script, kubeconfig, String(size.pods), String(size.nodes)], { maxBuffer: 1 << 20, timeout: 600_000 }, (err, out, errOut) => {
+      execFile(process.execPath, ['--expose-gc', ...NODE_FLAGS, ...(process.env.RSTPROBE_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''), script, kubeconfig, String(size.pods), String(size.nodes)], { maxBuffer: 1 << 20, timeout: 600_000 }, (err, out, errOut) => {
         if (err !== null) reject(new Error(`${err.message}\n${errOut}`));
         else resolve(out);
       });
@@ -70,6 +72,7 @@ export async function reportClusterMap(check: (ok: boolean, text: string) => voi
   const podByIpUs = 1e6 / result.podByIpPerS;
   const plainUs = 1e6 / result.plainMapLookupsPerS;
   console.log(`\nCluster-scope Kubernetes map: ${result.pods} pods, ${result.nodes} nodes, 2000 services from the test API server (its own process)`);
+  console.log(`watcher: node ${[...NODE_FLAGS, process.env.RSTPROBE_BENCH_NODE_ARGS ?? ''].join(' ').trim()} (the CLI's flags)`);
   console.log(`initial sync ${(result.syncMs / 1000).toFixed(1)} s (list in pages of 500, then watch)  ·  ${result.addresses} addresses in the ip map`);
   console.log(`watcher RSS after sync ${result.rssMiB.toFixed(1)} MiB (heap used ${result.heapUsedMiB.toFixed(1)} MiB)  ·  the API server holding the same objects as JSON: ${result.serverRssMiB.toFixed(1)} MiB (${(result.rssMiB / result.serverRssMiB).toFixed(2)}×)`);
   console.table({

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { NODE_FLAGS } from '../../src/cli/main';
 import {
   copies,
   execForm,
@@ -115,12 +116,13 @@ describe('Dockerfile shape', () => {
     assert.ok(found.has('org.opencontainers.image.version'));
   });
 
-  test('the entrypoint is the package bin, and the default command exists in the CLI', () => {
+  test('the entrypoint is the package bin with the CLI\'s node flags, and the default command exists in the CLI', () => {
     const entrypoint = execForm(runtime, 'ENTRYPOINT');
     assert.ok(entrypoint);
     assert.equal(entrypoint[0], 'node');
+    assert.deepEqual(entrypoint.slice(1, -1), NODE_FLAGS);
     const appDir = workdir(dockerfile, runtime.name);
-    assert.equal(path.posix.relative(appDir, entrypoint[1]!), path.posix.normalize(pkg.bin.rstprobe!));
+    assert.equal(path.posix.relative(appDir, entrypoint.at(-1)!), path.posix.normalize(pkg.bin.rstprobe!));
     const cmd = execForm(runtime, 'CMD') ?? [];
     assert.ok(fs.existsSync(path.join(REPO, 'dist/src/cli/main.js')), 'run `npx tsc -p tsconfig.json` first');
     const help = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/main.js'), ...cmd, '--help'], { encoding: 'utf8', timeout: 20_000 });
@@ -227,12 +229,12 @@ describe('Dockerfile replayed against the repository', { skip: skipReplay, timeo
 
   test('the runtime tree prints --help for the CLI and its default command', () => {
     const entrypoint = execForm(runtime, 'ENTRYPOINT')!;
-    const main = inStage('runtime', entrypoint[1]!);
+    const main = inStage('runtime', entrypoint.at(-1)!);
     const cmd = execForm(runtime, 'CMD') ?? [];
     // An empty environment apart from PATH: nothing may leak in from the repository.
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'production' };
     for (const args of [['--help'], [...cmd, '--help']]) {
-      const result = spawnSync(process.execPath, [main, ...args], { cwd: appRoot(), env, encoding: 'utf8', timeout: 30_000 });
+      const result = spawnSync(process.execPath, [...entrypoint.slice(1, -1), main, ...args], { cwd: appRoot(), env, encoding: 'utf8', timeout: 30_000 });
       assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stdout, /Usage: rstprobe/);
     }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { NODE_FLAGS } from '../../src/cli/main';
 
 /**
  * `npm start` — the README's first command — runs the agent standalone: capture,
@@ -30,9 +31,14 @@ async function getText(url: string): Promise<{ status: number; type: string; bod
   return { status: response.status, type: response.headers.get('content-type') ?? '', body: await response.text() };
 }
 
-test('npm start is the standalone agent', () => {
+test('npm start is the standalone agent, with the CLI\'s node flags', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  assert.equal(pkg.scripts.start, 'node dist/src/cli/main.js agent');
+  assert.equal(pkg.scripts.start, ['node', ...NODE_FLAGS, 'dist/src/cli/main.js', 'agent'].join(' '));
+});
+
+test('the CLI\'s shebang carries its node flags (npx rstprobe, a global install)', () => {
+  const firstLine = fs.readFileSync(CLI, 'utf8').split('\n')[0];
+  assert.equal(firstLine, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
 });
 
 describe('npm start as root', { skip: isRoot ? undefined : 'packet capture needs root (CAP_NET_RAW); CI runs this as root', timeout: 60_000 }, () => {
@@ -119,7 +125,7 @@ describe('npm start as root', { skip: isRoot ? undefined : 'packet capture needs
 describe('the standalone agent without root', () => {
   test('prints one line naming what is missing and exits 2', { skip: isRoot ? undefined : 'runs as root to drop to an unprivileged uid' }, () => {
     // `npm start` runs exactly this command (checked above); npm itself needs a writable home, so node is run directly.
-    const result = spawnSync(process.execPath, [CLI, 'agent', '--listen', '127.0.0.1:0'], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 30_000 });
+    const result = spawnSync(process.execPath, [...NODE_FLAGS, CLI, 'agent', '--listen', '127.0.0.1:0'], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 30_000 });
     assert.equal(result.status, 2, result.stderr);
     // Structured logs (JSON, one object a line) may precede it; the person reads one plain line.
     const lines = result.stderr.trim().split('\n').filter((line) => !line.startsWith('{'));
