@@ -33,6 +33,10 @@ interface InterfaceInfo {
 }
 
 const pad4 = (bytes: number): number => (bytes + 3) & ~3;
+/** Unsigned little-endian 32-bit read without Buffer's argument checks (callers check bounds). */
+const le32 = (buf: Buffer, at: number): number => (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000;
+/** Smallest Enhanced Packet Block: header, interface, timestamp, lengths, trailer. */
+const MIN_EPB_BYTES = 32;
 
 export class PcapngBlockParser implements RecordParser {
   problem: CaptureFileProblem | null = null;
@@ -72,6 +76,32 @@ export class PcapngBlockParser implements RecordParser {
         if (this.skipRemaining > 0) return pos;
       }
       if (end - pos < MIN_BLOCK_BYTES) return pos;
+      // Fast path for the common block, as lean as a pcap record: a little-endian EPB, whole
+      // in the buffer, well-formed, on a known interface of a supported link type. Anything
+      // else (and any doubt) takes the general path below, which checks and reports.
+      if (this.little && end - pos >= MIN_EPB_BYTES && le32(buf, pos) === BLOCK_EPB) {
+        const length = le32(buf, pos + 4);
+        if (length >= MIN_EPB_BYTES && length <= MAX_READ_BLOCK_BYTES && (length & 3) === 0 && length <= end - pos && le32(buf, pos + length - 4) === length) {
+          const interfaceId = le32(buf, pos + 8);
+          const caplen = le32(buf, pos + 20);
+          const info = interfaceId < this.interfaces.length ? this.interfaces[interfaceId] : undefined;
+          if (info !== undefined && info.linkType !== null && caplen <= MAX_CAPLEN_BYTES && 28 + pad4(caplen) + 4 <= length && (info.snapBytes === 0 || caplen <= info.snapBytes)) {
+            const packet = this.packet;
+            const timeMs = (le32(buf, pos + 12) * 4294967296 + le32(buf, pos + 16)) / info.ticksPerMs + info.offsetMs;
+            this.packets++;
+            this.lastTimeMs = timeMs;
+            packet.timeMs = timeMs;
+            packet.linkType = info.linkType;
+            packet.interfaceId = interfaceId;
+            packet.set(buf, pos + 28, caplen);
+            packet.originalBytes = le32(buf, pos + 24);
+            packet.fileOffset = baseOffset + pos;
+            this.onPacket(packet);
+            pos += length;
+            continue;
+          }
+        }
+      }
       const type = this.u32(buf, pos);
       if (type === PCAPNG_SHB_TYPE) {
         // The type reads the same in both orders; the byte-order magic after the length decides.

@@ -156,6 +156,31 @@ describe('pcapng', () => {
     assert.equal(read[6].timeMs, read[5].timeMs, 'an SPB has no time: it takes the previous packet\'s');
   });
 
+  test('little-endian EPBs (the fast path) read exactly as the same blocks big-endian (the general path)', async () => {
+    const eth = conversation('ethernet');
+    const raw6 = conversation('raw', 6);
+    const section = (littleEndian: boolean) => ({
+      littleEndian,
+      interfaces: [{ linkType: 1, tsresol: 9 }, { linkType: 147 }, { linkType: 101, snapBytes: 4096, tsresol: 0x80 | 20 }],
+      packets: [
+        { ...eth[0], interfaceId: 0 },
+        { ...eth[1], interfaceId: 1 }, // a link type rstprobe does not read: counted, not delivered
+        { ...raw6[0], interfaceId: 2 },
+        { ...eth[2], interfaceId: 0, block: 'spb' as const },
+        { ...raw6[1], interfaceId: 2 },
+      ],
+    });
+    const little = await readAllPackets(file('fast-le.pcapng', writePcapng([section(true)])));
+    const big = await readAllPackets(file('fast-be.pcapng', writePcapng([section(false)])));
+    assert.equal(little.summary.problem, null);
+    assert.equal(little.packets.length, 4);
+    assert.deepEqual(little.packets, big.packets);
+    assert.deepEqual([...little.summary.unsupportedLinkTypes], [[147, 1]]);
+    assert.deepEqual([...big.summary.unsupportedLinkTypes], [[147, 1]]);
+    assert.equal(little.summary.packets, 5);
+    assert.equal(little.summary.bytes, big.summary.bytes);
+  });
+
   test('a block larger than the read buffer of an unknown type is skipped', async () => {
     const eth = conversation('ethernet');
     const where = file('big-unknown.pcapng', writePcapng([{ interfaces: [{ linkType: 1 }], unknownBlocks: [{ type: 0x0a, body: new Uint8Array(3 << 20) }], packets: eth }]));
