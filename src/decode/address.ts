@@ -72,17 +72,18 @@ export function formatIpv6(bytes: Uint8Array, offset: number): string {
  * always exactly what formatIpv4/formatIpv6 give for the bytes.
  */
 export class AddressTextCache {
-  private readonly slotMask: number;
+  /** A slot is the top `slotBits` bits of a multiplicative hash. */
+  private readonly slotShift: number;
   private readonly ipv4Keys: Int32Array;
   private readonly ipv4Texts: Array<string | undefined>;
   /** Each IPv6 slot's 16 address bytes, as four 32-bit words. */
   private readonly ipv6Keys: Int32Array;
   private readonly ipv6Texts: Array<string | undefined>;
 
-  /** `slotBits`: 2^slotBits slots per family. */
+  /** `slotBits` (1 to 24): 2^slotBits slots per family. */
   constructor(slotBits = 16) {
     const slots = 1 << slotBits;
-    this.slotMask = slots - 1;
+    this.slotShift = 32 - slotBits;
     this.ipv4Keys = new Int32Array(slots);
     this.ipv4Texts = new Array<string | undefined>(slots).fill(undefined);
     this.ipv6Keys = new Int32Array(slots * 4);
@@ -91,8 +92,8 @@ export class AddressTextCache {
 
   /** formatIpv4(bytes, offset), shared. */
   ipv4(bytes: Uint8Array, offset: number): string {
-    const key = (bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3];
-    const slot = (Math.imul(key, GOLDEN_RATIO_32) >>> 16) & this.slotMask;
+    const key = readWord(bytes, offset);
+    const slot = Math.imul(key, GOLDEN_RATIO_32) >>> this.slotShift;
     const known = this.ipv4Texts[slot];
     if (known !== undefined && this.ipv4Keys[slot] === key) return known;
     const text = flatString(formatIpv4(bytes, offset));
@@ -111,7 +112,7 @@ export class AddressTextCache {
     hash = Math.imul(hash, GOLDEN_RATIO_32) ^ w2;
     hash = Math.imul(hash, GOLDEN_RATIO_32) ^ w3;
     hash = Math.imul(hash, GOLDEN_RATIO_32);
-    const slot = (hash >>> 16) & this.slotMask;
+    const slot = hash >>> this.slotShift;
     const keys = this.ipv6Keys;
     const at = slot * 4;
     const known = this.ipv6Texts[slot];
