@@ -237,25 +237,25 @@ export function podRecord(item: unknown, localNode?: string): PodRecord | null {
   if (podIp !== null && !ips.includes(podIp)) ips.unshift(podIp);
 
   const nodeName = internedText(spec.nodeName);
-  const keepContainerIds = localNode === undefined || nodeName === localNode;
+  const local = localNode === undefined || nodeName === localNode;
 
   const containers: ContainerRecord[] = [];
   const initStatuses = statusesByName(status.initContainerStatuses);
   for (const entry of array(spec.initContainers)) {
     const container = object(entry);
     if (container === null || container.restartPolicy !== 'Always') continue;
-    const record = containerRecord(container, initStatuses.get(text(container.name) ?? '') ?? null, true, keepContainerIds);
+    const record = containerRecord(container, initStatuses.get(text(container.name) ?? '') ?? null, true, local);
     if (record !== null) containers.push(record);
   }
   const statuses = statusesByName(status.containerStatuses);
   for (const entry of array(spec.containers)) {
     const container = object(entry);
     if (container === null) continue;
-    const record = containerRecord(container, statuses.get(text(container.name) ?? '') ?? null, false, keepContainerIds);
+    const record = containerRecord(container, statuses.get(text(container.name) ?? '') ?? null, false, local);
     if (record !== null) containers.push(record);
   }
   // Remote replicas that never restarted have equal container lists: one shared copy.
-  const sharedContainers = !keepContainerIds && containers.every((container) => Object.isFrozen(container));
+  const sharedContainers = !local && containers.every((container) => Object.isFrozen(container));
 
   return {
     uid,
