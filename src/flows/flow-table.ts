@@ -10,7 +10,11 @@ export interface FlowSide {
   lastSeenMs: number;
   /** Last segment that carried payload. */
   lastPayloadMs: number | null;
-  /** Initial sequence number of its SYN (or SYN-ACK), and when it was sent. */
+  /**
+   * Initial sequence number of its SYN (or SYN-ACK), and when it was sent. Live
+   * records keep the number signed (`| 0`, a small integer in V8 where half of all
+   * ISNs would each be a heap number); snapshots give it unsigned as on the wire.
+   */
   synSeq: number | null;
   synMs: number | null;
   synAck: boolean;
@@ -190,7 +194,7 @@ export class FlowTable {
     side.ipId = ip.ipId;
     if (tcp.payloadBytes > 0) side.lastPayloadMs = timeMs;
     if ((tcp.flags & TcpFlag.SYN) !== 0) {
-      side.synSeq = tcp.seq;
+      side.synSeq = tcp.seq | 0;
       side.synMs = timeMs;
       side.synAck = (tcp.flags & TcpFlag.ACK) !== 0;
       if (tcp.options.mss !== null) side.mss = tcp.options.mss;
@@ -213,6 +217,7 @@ export class FlowTable {
       firstSeenMs: side.firstSeenMs + base,
       lastSeenMs: side.lastSeenMs + base,
       lastPayloadMs: epoch(side.lastPayloadMs),
+      synSeq: side.synSeq === null ? null : side.synSeq >>> 0,
       synMs: epoch(side.synMs),
       finMs: epoch(side.finMs),
       ttlRecordedMs: epoch(side.ttlRecordedMs),

@@ -22,6 +22,15 @@ test('tracks the handshake, FIN and TTL of each side', () => {
   assert.equal(view.sender?.packets, 2);
 });
 
+test('a snapshot gives sequence numbers past 2^31 unsigned, as on the wire', () => {
+  const table = new FlowTable();
+  table.observe(tcpObservation({ ...client, flags: 'SYN', seq: 0xffff_fffe }, 1_000));
+  table.observe(tcpObservation({ ...server, flags: ['SYN', 'ACK'], seq: 0x8000_0000, ack: 0xffff_ffff }, 1_001));
+  const view = table.snapshot({ ip: client.src, port: client.srcPort }, { ip: server.src, port: server.srcPort });
+  assert.equal(view?.sender?.synSeq, 0xffff_fffe);
+  assert.equal(view?.receiver?.synSeq, 0x8000_0000);
+});
+
 test('a snapshot does not change when the table moves on', () => {
   const table = new FlowTable();
   table.observe(tcpObservation({ ...client, flags: 'SYN', seq: 100 }, 1_000));
