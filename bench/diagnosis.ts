@@ -18,7 +18,9 @@ import { buildTcp, type TcpBuildOptions } from '../test/support/packet-builder';
  * pcap through the offline reader, src/decode and the ResetAnalyzer in a child
  * process of its own, so its peak RSS is the pipeline's alone. Three runs of the
  * same file separate the costs: read only, read + decode, read + decode + flows +
- * diagnosis; the analysis rate is packets / (full − decode).
+ * diagnosis; the analysis rate is packets / (full − decode). The replays run with
+ * the node flags of every rstprobe entry point (NODE_FLAGS: the agent's young
+ * generation size), so the garbage collector works as it does in the agent.
  * Targets: ≥ 1M packets/s for flows + diagnosis, ≤ 200 MB peak RSS.
  */
 export interface DiagnosisBenchResult {
@@ -36,6 +38,8 @@ export interface DiagnosisBenchResult {
   decodePacketsPerS: number;
   fullPeakRssMiB: number;
   flowsEvicted: number;
+  /** Node flags the replays ran with (the CLI's NODE_FLAGS). */
+  nodeFlags: readonly string[];
   /** The peer: Wireshark's TCP conversation tracking over the same file. */
   tshark: { cpuS: number; maxRssMiB: number } | null;
 }
@@ -63,8 +67,10 @@ const SNAP_BYTES = 96; // headers mode: every segment cut to its headers
 export async function runDiagnosisBench(packets = 1_000_000): Promise<DiagnosisBenchResult> {
   const file = path.join(os.tmpdir(), `rstprobe-diagnosis-stream-v${STREAM_VERSION}-${packets}.pcap`);
   if (!fs.existsSync(file)) generateStream(file, packets);
+  // Loaded here, not at the top: the replay child (this file) would load the whole CLI with it.
+  const { NODE_FLAGS } = await import('../src/cli/main');
   const run = (mode: ReplayMode): ReplayReport => {
-    const output = execFileSync(process.execPath, [__filename, '--replay', file, mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const output = execFileSync(process.execPath, [...NODE_FLAGS, __filename, '--replay', file, mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
     return JSON.parse(output.trim().split('\n').pop()!) as ReplayReport;
   };
   run('decode'); // warm the page cache
@@ -84,6 +90,7 @@ export async function runDiagnosisBench(packets = 1_000_000): Promise<DiagnosisB
     decodePacketsPerS: decode.packets / Math.max(1e-9, decode.cpuS - read.cpuS),
     fullPeakRssMiB: full.maxRssMiB,
     flowsEvicted: full.flowsEvicted,
+    nodeFlags: NODE_FLAGS,
     tshark: measureTshark(file),
   };
 }
@@ -107,7 +114,7 @@ function parseTime(stderr: string): { cpuS: number; maxRssMiB: number } | null {
 export async function reportDiagnosisBench(check: (ok: boolean, text: string) => void): Promise<void> {
   const result = await runDiagnosisBench();
   const rate = (packets: number, cpuS: number): string => `${(packets / cpuS / 1e6).toFixed(2)} M/s`;
-  console.log(`\nDiagnosis: ${result.packets} recorded headers-mode packets (${result.flows} flows kept, ${result.resets} RSTs → ${result.findings} findings) replayed from ${result.file}`);
+  console.log(`\nDiagnosis: ${result.packets} recorded headers-mode packets (${result.flows} flows kept, ${result.resets} RSTs → ${result.findings} findings) replayed from ${result.file} (node ${result.nodeFlags.join(' ')}: the CLI's flags)`);
   console.table({
     'read (pcap reader)': { 'CPU s': result.read.cpuS.toFixed(2), 'wall s': result.read.seconds.toFixed(2), 'peak RSS MiB': result.read.maxRssMiB.toFixed(0) },
     'read + decode': { 'CPU s': result.decode.cpuS.toFixed(2), 'wall s': result.decode.seconds.toFixed(2), 'peak RSS MiB': result.decode.maxRssMiB.toFixed(0) },
