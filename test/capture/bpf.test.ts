@@ -177,9 +177,11 @@ ETH_P_ALL = 0x0003
 program = open(sys.argv[1], 'rb').read()
 code = ctypes.create_string_buffer(program, len(program))
 fprog = struct.pack('HL', len(program) // 8, ctypes.addressof(code))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+# Protocol 0 until bind: no frame is queued before the filter is in place (a socket
+# opened with ETH_P_ALL receives unfiltered frames from a busy loopback meanwhile).
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
 s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-s.bind(('lo', 0))
+s.bind(('lo', ETH_P_ALL))  # Python converts the protocol to network order
 probe = socket.socket(); probe.bind(('127.0.0.1', 0)); port = probe.getsockname()[1]; probe.close()
 try: socket.create_connection(('127.0.0.1', port), timeout=1)
 except OSError: pass
