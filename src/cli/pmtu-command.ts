@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../common/errors';
 import { createRootLogger, type LogLevel } from '../common/log';
 import { readNodeInterfaces } from '../pmtu/interfaces';
-import { compareMtus } from '../pmtu/mismatch';
+import { compareMeasuredPath } from '../pmtu/mismatch';
 import { measurePath, type PathMeasurement } from '../pmtu/path-prober';
 import { buildPmtuFinding } from '../pmtu/pmtu-finding';
 import { readPodInterfaceMtus } from '../pmtu/pod-mtu';
@@ -101,19 +101,7 @@ async function runPmtu(targets: string[], flags: PmtuFlags): Promise<void> {
         continue;
       }
       const answered = measurement as PathMeasurement & { pmtuBytes: number };
-      const comparison = compareMtus(
-        {
-          targetIp: address,
-          family: answered.family,
-          pmtuBytes: answered.pmtuBytes,
-          blackHole: answered.blackHole,
-          icmpSeen: answered.icmpSeen,
-          routeIfname: answered.route.ifname,
-          localMtuBytes: answered.route.localMtuBytes,
-        },
-        interfaces,
-        pods,
-      );
+      const comparison = compareMeasuredPath(address, answered, interfaces, pods);
       const finding = buildPmtuFinding(nodeName, { ip: address, node: null, pod: null }, answered, comparison);
       process.stdout.write(flags.json ? `${JSON.stringify(finding)}\n` : formatPmtuText(targets[index]!, finding, answered));
     }

@@ -13,6 +13,7 @@
  * coming back the kernel learns and retransmits smaller; in a black hole they vanish.
  */
 import { overlayOverheadBytes, type NodeInterface, type OverlayKind } from './interfaces';
+import type { PathMeasurement } from './path-prober';
 import type { PodInterfaceMtu } from './pod-mtu';
 
 export interface PathFacts {
@@ -42,6 +43,25 @@ export interface MtuComparison {
 }
 
 const MAX_NAMED_PODS = 3;
+
+/** compareMtus for a path measurement that found an MTU (the one-shot command and the agent's scheduler). */
+export function compareMeasuredPath(
+  targetIp: string,
+  measurement: PathMeasurement & { pmtuBytes: number },
+  interfaces: readonly NodeInterface[],
+  pods: readonly PodInterfaceMtu[],
+): MtuComparison {
+  const path: PathFacts = {
+    targetIp,
+    family: measurement.family,
+    pmtuBytes: measurement.pmtuBytes,
+    blackHole: measurement.blackHole,
+    icmpSeen: measurement.icmpSeen,
+    routeIfname: measurement.route.ifname,
+    localMtuBytes: measurement.route.localMtuBytes,
+  };
+  return compareMtus(path, interfaces, pods);
+}
 
 export function compareMtus(path: PathFacts, interfaces: readonly NodeInterface[], pods: readonly PodInterfaceMtu[]): MtuComparison {
   const pmtu = path.pmtuBytes;

@@ -12,7 +12,7 @@ import type { Logger } from '../common/log';
 import type { PmtuMetrics } from '../common/metrics';
 import type { PmtuFinding } from '../protocol/finding';
 import { readNodeInterfaces, type NodeInterface } from './interfaces';
-import { compareMtus } from './mismatch';
+import { compareMeasuredPath } from './mismatch';
 import { measurePath, type MeasureOptions, type PathMeasurement } from './path-prober';
 import { PathObserver } from './path-observer';
 import { buildPmtuFinding, type PmtuTarget } from './pmtu-finding';
@@ -163,19 +163,7 @@ export class PmtuScheduler {
     }
     this.options.metrics?.measurements.inc({ result: 'ok' });
     const answered = measurement as PathMeasurement & { pmtuBytes: number };
-    const comparison = compareMtus(
-      {
-        targetIp: target.ip,
-        family: answered.family,
-        pmtuBytes: answered.pmtuBytes,
-        blackHole: answered.blackHole,
-        icmpSeen: answered.icmpSeen,
-        routeIfname: answered.route.ifname,
-        localMtuBytes: answered.route.localMtuBytes,
-      },
-      interfaces,
-      pods,
-    );
+    const comparison = compareMeasuredPath(target.ip, answered, interfaces, pods);
     this.problems.set(target.ip, { mismatch: comparison.mismatch, blackHole: answered.blackHole });
     const state = `${answered.pmtuBytes}|${comparison.mismatch}|${answered.blackHole}`;
     if (this.lastState.get(target.ip) !== state && !this.stopped) {
