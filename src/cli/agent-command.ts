@@ -6,7 +6,7 @@ import { startFindingSink } from './finding-sink-setup';
 import { createRootLogger, type LogLevel } from '../common/log';
 import { KERNEL_EVENTS_MODES, type KernelEventsMode } from '../kernel/mode';
 import type { CaptureMode } from '../capture/packet-capture';
-import { addSharedOptions, reportFailure } from './shared';
+import { abortOnSignals, addSharedOptions, reportFailure } from './shared';
 import { formatFindingLine } from './finding-text';
 import { pmtuAgentOptions } from './pmtu-command';
 
@@ -105,21 +105,13 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     evidence: { dir: flags.evidenceDir },
   });
   const sink = startFindingSink(flags, agent, log, controller.signal, (finding) => (flags.json ? JSON.stringify(finding) : formatFindingLine(finding)));
-  // A first SIGINT/SIGTERM stops gracefully; a second one while stopping exits at once.
-  // The listeners stay installed so other cleanup handlers never re-raise the signal.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const removeSignalHandlers = abortOnSignals(controller);
   try {
     await agent.start(controller.signal);
   } catch (err) {
     await agent.stop();
     await sink.stop();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    removeSignalHandlers();
     throw err;
   }
   const address = agent.listenAddress;

@@ -13,7 +13,7 @@ import { KubeWatcher } from '../attribution/kubernetes/kube-watcher';
 import { UsageError } from '../common/errors';
 import { createRootLogger, type Logger, type LogLevel } from '../common/log';
 import { createAggregatorMetrics } from '../common/metrics';
-import { addSharedOptions, reportFailure } from './shared';
+import { abortOnSignals, addSharedOptions, reportFailure } from './shared';
 
 interface AggregatorFlags {
   json: boolean;
@@ -143,12 +143,7 @@ async function runAggregator(flags: AggregatorFlags): Promise<void> {
     idleTimeoutMs: positiveNumber('--idle-timeout-ms', flags.idleTimeoutMs),
   });
   if (flags.json) aggregator.stream.onPublish((finding) => process.stdout.write(`${JSON.stringify(finding)}\n`));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  abortOnSignals(controller);
   try {
     const address = await http.start();
     aggregator.start(controller.signal);

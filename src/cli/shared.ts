@@ -34,3 +34,20 @@ export function reportFailure(err: unknown): void {
   process.exitCode = 1;
 }
 
+/**
+ * A first SIGINT/SIGTERM aborts `controller` (a graceful stop); a second one while
+ * stopping exits at once. The listeners stay installed while stopping so other
+ * cleanup handlers never re-raise the signal; the returned function removes them.
+ */
+export function abortOnSignals(controller: AbortController): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+}
