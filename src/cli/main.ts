@@ -1,10 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 import { Command } from 'commander';
-import { registerAgentCommand } from './agent-command';
-import { registerAggregatorCommand } from './aggregator-command';
-import { registerAnalyzeCommand } from './analyze-command';
-import { registerDemoCommand } from './demo-command';
-import { registerPmtuCommand } from './pmtu-command';
 import { reportFailure } from './shared';
 
 /** rstprobe's command line (DESIGN.md, "Command line"). */
@@ -20,7 +15,26 @@ import { reportFailure } from './shared';
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
-export function buildProgram(): Command {
+/**
+ * Each command's module, loaded only when the program needs it: `rstprobe analyze`
+ * must not pay ~100 ms at start-up for the agent's and aggregator's modules
+ * (prom-client, ws, pino, SQLite, the Kubernetes watcher), which it never runs.
+ * In help order.
+ */
+const COMMANDS: Readonly<Record<string, () => (program: Command) => void>> = {
+  agent: () => (require('./agent-command') as typeof import('./agent-command')).registerAgentCommand,
+  aggregator: () => (require('./aggregator-command') as typeof import('./aggregator-command')).registerAggregatorCommand,
+  analyze: () => (require('./analyze-command') as typeof import('./analyze-command')).registerAnalyzeCommand,
+  pmtu: () => (require('./pmtu-command') as typeof import('./pmtu-command')).registerPmtuCommand,
+  demo: () => (require('./demo-command') as typeof import('./demo-command')).registerDemoCommand,
+};
+
+/**
+ * The program with every command, or only with `only` when the command line names
+ * one (its flags, errors and help are the same; `rstprobe --help`, `help`, an
+ * unknown command and no command at all get every command).
+ */
+export function buildProgram(only?: string): Command {
   const program = new Command('rstprobe')
     .description('Finds who really sent each TCP RST, and why; measures path MTU between nodes.')
     .version(require('../../../package.json').version as string)
@@ -29,16 +43,13 @@ export function buildProgram(): Command {
       writeErr: (text) => process.stderr.write(`rstprobe: ${text.replace(/^error: /, '').trimEnd()} (see rstprobe --help)\n`),
     })
     .exitOverride();
-  registerAgentCommand(program);
-  registerAggregatorCommand(program);
-  registerAnalyzeCommand(program);
-  registerPmtuCommand(program);
-  registerDemoCommand(program);
+  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
+  for (const name of names) COMMANDS[name]()(program);
   return program;
 }
 
 if (require.main === module) {
-  buildProgram()
+  buildProgram(process.argv[2])
     .parseAsync(process.argv)
     .catch(reportFailure);
 }

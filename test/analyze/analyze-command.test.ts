@@ -142,4 +142,18 @@ describe('rstprobe analyze', () => {
     assert.equal(stderr.trim().split('\n').length, 1, stderr);
     assert.match(stderr, /^rstprobe: --kubeconfig /);
   });
+
+  test('loads only the analyze path: no agent, aggregator, pino, prom-client, SQLite or Kubernetes client modules', async () => {
+    const capture = file('modules.pcap', writePcap(packets(), { linkType: 1 }));
+    // The program as main.js builds it for `rstprobe analyze`, in a fresh process that then lists its modules.
+    const script = `const { buildProgram } = require(${JSON.stringify(CLI_PATH)});
+      buildProgram('analyze').parseAsync(['node', 'rstprobe', 'analyze', '--json', ${JSON.stringify(capture)}])
+        .then(() => process.stderr.write(JSON.stringify(Object.keys(require.cache))));`;
+    const loaded = await new Promise<string[]>((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], (err, stdout, stderr) => (err === null ? resolve(JSON.parse(stderr) as string[]) : reject(err)));
+    });
+    assert.ok(loaded.some((module) => module.endsWith('analyze-command.js')), 'the analyze command was loaded');
+    const heavy = loaded.filter((module) => /agent-command|aggregator|pmtu-command|demo-command|[/]pino[/]|prom-client|better-sqlite3|@kubernetes|[/]ajv[/]|[/]ws[/]/.test(module));
+    assert.deepEqual(heavy, []);
+  });
 });
