@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { newFindingId } from '../src/common/finding-id';
 
 /**
  * Simulated agents for bench/aggregator.ts, run as a child process:
@@ -11,20 +12,21 @@ import WebSocket from 'ws';
  * Light on purpose, so the generators offer the full rate on a small machine: one
  * scheduler timer per process (not one per agent) that sends whatever is due, so a
  * late tick catches up instead of silently offering less; the finding's JSON is made
- * once per agent; acks are read without JSON.parse.
+ * once per agent; acks are read without JSON.parse. Ids are UUIDv7, as real agents
+ * make them (src/common/finding-id.ts).
  */
 
-function finding(agent: number, seq: number): object {
+function finding(agent: number): object {
   const now = new Date().toISOString();
   return {
     kind: 'reset',
-    id: `bench-${agent}-${seq}`,
+    id: newFindingId(),
     node: `node-${agent}`,
     time: now,
     lastSeen: now,
     count: 1,
     src: { ip: `10.${(agent >> 8) & 255}.${agent & 255}.20`, port: 8080, kind: 'pod', pod: { namespace: 'bench', name: `app-${agent}`, uid: `uid-${agent}`, container: 'app' }, node: `node-${agent}`, process: null },
-    dst: { ip: '10.244.1.10', port: 40000 + (seq % 20000), kind: 'external', pod: null, node: null, process: null },
+    dst: { ip: '10.244.1.10', port: 40000 + (agent % 20000), kind: 'external', pod: null, node: null, process: null },
     sentBy: 'endpoint',
     cause: 'not-listening',
     kernelReason: 'NO_SOCKET',
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
   for (let agent = first; agent < first + count; agent += 1) {
     const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
     // The finding's JSON is made once per agent; only the seq and id change.
-    const template = JSON.stringify({ ...finding(agent, 0), id: 'X' });
+    const template = JSON.stringify({ ...finding(agent), id: 'X' });
     const [findingHead, findingTail] = template.split('"id":"X"');
     const state: SimulatedAgent = { agent, socket, seq: -1, nextDueMs: 0, unackedSeqs: [], unackedAtMs: [], findingHead, findingTail };
     agents.push(state);
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
           state.nextDueMs += intervalMs;
           state.unackedSeqs.push(seq);
           state.unackedAtMs.push(performance.now());
-          socket.send(`{"type":"findings","items":[{"seq":${seq},"update":false,"finding":${findingHead}"id":"bench-${state.agent}-${seq}"${findingTail}}]}`);
+          socket.send(`{"type":"findings","items":[{"seq":${seq},"update":false,"finding":${findingHead}"id":"${newFindingId()}"${findingTail}}]}`);
           sent += 1;
         }
       }

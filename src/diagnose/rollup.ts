@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newFindingId } from '../common/finding-id';
 import type { ResetFinding } from '../protocol/finding';
 
 /**
@@ -56,7 +56,7 @@ export class ResetRollup {
       idleMs: draft.idleMs,
       evidence: draft.evidence,
       advice: draft.advice,
-      id: randomUUID(),
+      id: newFindingId(),
       time,
       lastSeen: time,
       count: 1,

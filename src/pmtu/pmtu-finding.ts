@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newFindingId } from '../common/finding-id';
 import type { PmtuFinding, PodRef } from '../protocol/finding';
 import type { MtuComparison } from './mismatch';
 import type { PathMeasurement } from './path-prober';
@@ -25,7 +25,7 @@ export function buildPmtuFinding(
   const time = new Date(nowMs).toISOString();
   return {
     kind: 'pmtu',
-    id: randomUUID(),
+    id: newFindingId(),
     node: nodeName,
     time,
     lastSeen: time,
