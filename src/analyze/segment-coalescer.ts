@@ -87,7 +87,8 @@ export class SegmentCoalescer {
   seen = 0;
 
   constructor(
-    private readonly deliver: (linkType: LinkType, frame: Buffer, timeMs: number) => void,
+    /** Decodes the frame at buffer[start, start + length) (valid only during the call). */
+    private readonly deliver: (linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number) => void,
     private readonly holdMs = 1_000,
     private readonly maxConnections = 50_000,
   ) {
@@ -102,7 +103,7 @@ export class SegmentCoalescer {
     let connection = this.connections.get(info.key);
     if (connection !== undefined && connection.check !== info.check) {
       this.delivered++; // two connections share the key (a 2^-32 chance): decode this one in full
-      this.deliver(linkType, buffer.subarray(start, start + length), timeMs);
+      this.deliver(linkType, buffer, start, length, timeMs);
       return;
     }
     if (connection === undefined) {
@@ -262,7 +263,7 @@ export class SegmentCoalescer {
   private deliverNow(connection: Connection, linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number): void {
     this.delivered++;
     if (timeMs > connection.lastDeliveredMs) connection.lastDeliveredMs = timeMs;
-    this.deliver(linkType, buffer.subarray(start, start + length), timeMs);
+    this.deliver(linkType, buffer, start, length, timeMs);
   }
 
   private copyOut(frame: HeldFrame): void {
