@@ -56,6 +56,8 @@ export async function analyzeCaptureFile(path: string, options: CaptureAnalysisO
     kernelEventsActive: () => false,
     // A capture file normally holds every segment (tcpdump's default snap length keeps them all).
     captureMode: 'headers',
+    // Only the final state of each finding is printed: no snapshot per update.
+    updates: 'live',
     onFinding: (finding) => void findings.set(finding.id, finding),
   });
   const dedup = new DuplicateFilter();

@@ -32,6 +32,12 @@ export interface ResetAnalyzerOptions {
   sources?: DiagnosisSources;
   /** SYNs unanswered this long (with a retransmission) become syn-timeout findings. */
   synTimeoutMs?: number;
+  /**
+   * Updates (below) are snapshots of the finding (default), or the open finding
+   * itself, which keeps counting after the call: only for a consumer that reads
+   * findings once the analysis is over (offline).
+   */
+  updates?: 'snapshots' | 'live';
   /** Called with each new finding, and with rolled-up findings whose count changed (`update` true). */
   onFinding: (finding: ResetFinding, update: boolean) => void;
   /** Called once per judged RST (rolled up or not), e.g. for counters. */
@@ -73,7 +79,7 @@ export class ResetAnalyzer {
   private readonly flows: FlowTable;
   private readonly ttl = new TtlBaseline();
   private readonly kernelEvents = new KernelEventIndex(KERNEL_JOIN_TOLERANCE_MS);
-  private readonly rollup = new ResetRollup();
+  private readonly rollup: ResetRollup;
   /** RSTs waiting for their kernel event: in arrival order (deadlines) and by direction key (joins). */
   private pendingQueue: PendingReset[] = [];
   private pendingHead = 0;
@@ -94,6 +100,7 @@ export class ResetAnalyzer {
     this.facts = new FactGatherer(options.sources ?? {});
     this.synWatch = new SynWatch(options.synTimeoutMs);
     this.detail = options.captureMode ?? 'control';
+    this.rollup = new ResetRollup(undefined, options.updates !== 'live');
   }
 
   observe(observation: PacketObservation): void {

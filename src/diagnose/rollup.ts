@@ -22,7 +22,17 @@ export class ResetRollup {
   private readonly open = new Map<string, Entry>();
   private readonly openById = new Map<string, Entry>();
 
-  constructor(private readonly windowMs = 5 * 60_000) {}
+  /**
+   * `copyUpdates` false hands out the open findings themselves as updates, to a
+   * consumer that reads them only once rolling up is over (offline analysis): a
+   * copy per changed finding per tick was a sixth of everything `rstprobe analyze`
+   * allocated. Live, updates are published while the finding keeps counting, so
+   * each is a snapshot.
+   */
+  constructor(
+    private readonly windowMs = 5 * 60_000,
+    private readonly copyUpdates = true,
+  ) {}
 
   /**
    * Adds a reset. Returns the open finding it now counts in, and whether that
@@ -94,16 +104,18 @@ export class ResetRollup {
   /** Findings whose count changed since the last call (to publish as updates), and closes idle ones. */
   takeUpdates(nowMs: number): ResetFinding[] {
     const updates: ResetFinding[] = [];
-    for (const [key, entry] of this.open) {
+    // forEach, not `for (const [key, entry] of …)`: that makes a [key, entry] array per
+    // open finding per tick (offline, 4,000 findings × 200 ticks were 45 MB of garbage).
+    this.open.forEach((entry, key) => {
       if (entry.dirty) {
-        updates.push({ ...entry.finding, evidence: [...entry.finding.evidence] });
+        updates.push(this.copyUpdates ? { ...entry.finding, evidence: [...entry.finding.evidence] } : entry.finding);
         entry.dirty = false;
       }
       if (nowMs - entry.lastSeenMs > this.windowMs) {
         this.open.delete(key);
         this.openById.delete(entry.finding.id);
       }
-    }
+    });
     return updates;
   }
 }
