@@ -7,6 +7,7 @@
       "sources": [
         "src/addon.cc",
         "src/arguments.cc",
+        "src/capture_scan.cc",
         "src/clocks.cc",
         "src/errors.cc",
         "src/interface_index.cc",

@@ -2,6 +2,7 @@
 // (src/capture/native-binding.ts).
 #include "addon.h"
 
+#include "capture_scan.h"
 #include "errors.h"
 #include "packet_ring.h"
 #include "poll_reader.h"
@@ -20,13 +21,20 @@ Napi::Value OpenPollReader(const Napi::CallbackInfo& info) {
   return data->poll_reader_class.New({info[0], info[1], info[2], info[3]});
 }
 
+Napi::Value OpenCaptureScanner(const Napi::CallbackInfo& info) {
+  AddonData* data = info.Env().GetInstanceData<AddonData>();
+  return data->capture_scanner_class.New({info[0]});
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   AddonData* data = new AddonData();
   data->packet_ring_class = Napi::Persistent(PacketRing::DefineClass(env));
   data->poll_reader_class = Napi::Persistent(PollReader::DefineClass(env));
+  data->capture_scanner_class = Napi::Persistent(CaptureScanner::DefineClass(env));
   env.SetInstanceData(data);  // deleted with the environment
   exports.Set("openPacketRing", Napi::Function::New<OpenPacketRing>(env, "openPacketRing"));
   exports.Set("openPollReader", Napi::Function::New<OpenPollReader>(env, "openPollReader"));
+  exports.Set("openCaptureScanner", Napi::Function::New<OpenCaptureScanner>(env, "openCaptureScanner"));
   exports.Set("sampleClocks", Napi::Function::New<SampleClocks>(env, "sampleClocks"));
   exports.Set("interfaceIndex", Napi::Function::New<InterfaceIndex>(env, "interfaceIndex"));
   return exports;

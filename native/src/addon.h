@@ -11,6 +11,7 @@ namespace rstprobe {
 struct AddonData {
   Napi::FunctionReference packet_ring_class;
   Napi::FunctionReference poll_reader_class;
+  Napi::FunctionReference capture_scanner_class;
 };
 
 // The loop of the JavaScript thread that owns `env`; poll handles live there.

@@ -1,7 +1,9 @@
 import { readCaptureFile } from '../capture-file/capture-file-reader';
 import type { CaptureReadSummary, CapturedPacket } from '../capture-file/types';
 import type { LinkType } from '../decode/types';
+import { loadScanBinding, NativeScanParser, type NativeScanBinding } from './native-scan';
 import { readSegment, SegmentKind, type PlainSegmentInfo } from './plain-segment';
+import { readScanBatch } from './scan-batch';
 import { SegmentCoalescer } from './segment-coalescer';
 
 /**
@@ -18,12 +20,22 @@ export interface ScanSink {
   frame(linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number, checkDuplicate: boolean): void;
   /** Capture time has reached `nowMs`: the analyzer's tick (expiry, SYN time-outs). */
   tick(nowMs: number): void;
+  /**
+   * Calls already packed as scan-batch.ts records (the native scanner's output),
+   * records[0, usedBytes); the sink owns the buffer. A sink without this method
+   * gets them replayed as `frame` and `tick` calls.
+   */
+  batch?(records: Buffer, usedBytes: number): void;
 }
 
 export interface ScanOptions {
   /** Hold plain segments and decode only the latest per direction (default true; false decodes every packet). */
   coalesce?: boolean;
   onProgress?: (diskBytesRead: number, diskBytesTotal: number) => void;
+  /** The addon's scanner (default when the addon is built) or the TypeScript one (the reference). */
+  scanner?: 'native' | 'typescript';
+  /** The reader's buffer (ReadOptions.bufferBytes). */
+  bufferBytes?: number;
 }
 
 export interface ScanResult {
@@ -46,6 +58,28 @@ export const TICK_MS = 1_000;
  * be read at all; a problem further in ends the scan and is in `read.problem`.
  */
 export async function scanCaptureFile(path: string, sink: ScanSink, options: ScanOptions = {}): Promise<ScanResult> {
+  const binding = options.scanner === 'typescript' ? null : loadScanBinding();
+  return binding === null ? scanInTypeScript(path, sink, options) : scanNatively(binding, path, sink, options);
+}
+
+/** The native scanner (native-scan.ts) over the same reader: one call per chunk, its records handed on packed. */
+async function scanNatively(binding: NativeScanBinding, path: string, sink: ScanSink, options: ScanOptions): Promise<ScanResult> {
+  let parser: NativeScanParser | null = null;
+  const onOutput = (records: ArrayBuffer): void => {
+    const batch = Buffer.from(records);
+    if (sink.batch !== undefined) sink.batch(batch, batch.length);
+    else readScanBatch(batch, batch.length, sink);
+  };
+  const read = await readCaptureFile(path, () => {}, {
+    onProgress: options.onProgress,
+    bufferBytes: options.bufferBytes,
+    parserFor: (format) => (parser = new NativeScanParser(binding, format, options.coalesce ?? true, onOutput)),
+  });
+  const state = (parser as NativeScanParser | null)!.finish();
+  return { read, tcpPackets: state.tcpPackets, firstPacketMs: state.firstPacketMs, lastPacketMs: state.lastPacketMs };
+}
+
+async function scanInTypeScript(path: string, sink: ScanSink, options: ScanOptions): Promise<ScanResult> {
   let tcpPackets = 0;
   // Capture clock: [first packet, now, last tick]. Doubles in a typed array, not in
   // `let`s the closures share: a fractional ms stored in a closure variable is a new
@@ -80,7 +114,11 @@ export async function scanCaptureFile(path: string, sink: ScanSink, options: Sca
     }
   };
 
-  const read = await readCaptureFile(path, onPacket, { onProgress: options.onProgress, beforeRefill: () => coalescer.detach() });
+  const read = await readCaptureFile(path, onPacket, {
+    onProgress: options.onProgress,
+    bufferBytes: options.bufferBytes,
+    beforeRefill: () => coalescer.detach(),
+  });
   coalescer.releaseAll();
   const nowMs = clock[NOW];
   return {

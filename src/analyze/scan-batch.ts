@@ -21,7 +21,7 @@ const padded8 = (bytes: number): number => (bytes + 7) & ~7;
 
 /** A ScanSink that packs into batches and hands each full one to `flush` (which takes ownership of it). */
 export class ScanBatchWriter implements ScanSink {
-  private batch: Buffer;
+  private current: Buffer;
   private view: DataView;
   private used = 0;
 
@@ -29,16 +29,16 @@ export class ScanBatchWriter implements ScanSink {
     private readonly flush: (batch: Buffer, usedBytes: number) => void,
     private readonly batchBytes = SCAN_BATCH_BYTES,
   ) {
-    this.batch = this.newBatch();
-    this.view = new DataView(this.batch.buffer, this.batch.byteOffset, this.batch.length);
+    this.current = this.newBatch();
+    this.view = new DataView(this.current.buffer, this.current.byteOffset, this.current.length);
   }
 
   frame(linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number, checkDuplicate: boolean): void {
     const recordBytes = HEADER_BYTES + padded8(length);
-    if (this.used + recordBytes > this.batch.length) this.end();
-    if (recordBytes > this.batch.length) throw new Error(`scan batch: a ${length}-byte frame does not fit a ${this.batch.length}-byte batch`);
+    if (this.used + recordBytes > this.current.length) this.end();
+    if (recordBytes > this.current.length) throw new Error(`scan batch: a ${length}-byte frame does not fit a ${this.current.length}-byte batch`);
     const at = this.used;
-    const batch = this.batch;
+    const batch = this.current;
     batch[at] = KIND_FRAME;
     batch[at + 1] = checkDuplicate ? 1 : 0;
     this.view.setUint16(at + 2, linkType, true);
@@ -49,20 +49,26 @@ export class ScanBatchWriter implements ScanSink {
   }
 
   tick(nowMs: number): void {
-    if (this.used + HEADER_BYTES > this.batch.length) this.end();
+    if (this.used + HEADER_BYTES > this.current.length) this.end();
     const at = this.used;
-    this.batch[at] = KIND_TICK;
+    this.current[at] = KIND_TICK;
     this.view.setUint32(at + 4, 0, true);
     this.view.setFloat64(at + 8, nowMs, true);
     this.used = at + HEADER_BYTES;
   }
 
+  /** Records packed elsewhere (the native scanner): handed on as they are, after what was written before. */
+  batch(records: Buffer, usedBytes: number): void {
+    this.end();
+    this.flush(records, usedBytes);
+  }
+
   /** Hands on the batch being filled, if it holds anything. */
   end(): void {
     if (this.used === 0) return;
-    this.flush(this.batch, this.used);
-    this.batch = this.newBatch();
-    this.view = new DataView(this.batch.buffer, this.batch.byteOffset, this.batch.length);
+    this.flush(this.current, this.used);
+    this.current = this.newBatch();
+    this.view = new DataView(this.current.buffer, this.current.byteOffset, this.current.length);
     this.used = 0;
   }
 

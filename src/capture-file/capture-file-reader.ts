@@ -1,6 +1,6 @@
 import { CaptureFileError } from '../common/errors';
 import { openByteSource } from './byte-source';
-import { PCAP_FILE_HEADER_BYTES, PcapRecordParser, readPcapFileHeader } from './pcap-records';
+import { PCAP_FILE_HEADER_BYTES, PcapRecordParser, readPcapFileHeader, type PcapFileHeader } from './pcap-records';
 import { MAX_READ_BLOCK_BYTES, PCAPNG_SHB_TYPE, PcapngBlockParser } from './pcapng-blocks';
 import type { RecordParser } from './record-parser';
 import type { CaptureReadSummary, CapturedPacket } from './types';
@@ -12,7 +12,16 @@ export interface ReadOptions {
   beforeRefill?: () => void;
   /** Read buffer; larger than any record the parsers accept. Default 4 MiB. */
   bufferBytes?: number;
+  /**
+   * A record parser of the caller's for the file's format, in place of the
+   * TypeScript ones (which then call no `onPacket`): the native scanner of
+   * src/analyze/native-scan.ts. It must leave at most one record unparsed, as they do.
+   */
+  parserFor?: (format: CaptureParserFormat) => RecordParser;
 }
+
+/** What a record parser must know of a file: its format, and for pcap the file header. */
+export type CaptureParserFormat = { format: 'pcap'; header: PcapFileHeader } | { format: 'pcapng' };
 
 const DEFAULT_BUFFER_BYTES = 4 << 20;
 const MIN_BUFFER_BYTES = 2 << 20;
@@ -52,11 +61,11 @@ export async function readCaptureFile(path: string, onPacket: (packet: CapturedP
     const head = buffer.subarray(pos, end);
     const pcapHeader = readPcapFileHeader(head);
     if (pcapHeader !== null) {
-      parser = new PcapRecordParser(pcapHeader, onPacket);
+      parser = options.parserFor?.({ format: 'pcap', header: pcapHeader }) ?? new PcapRecordParser(pcapHeader, onPacket);
       format = pcapHeader.nanos ? 'pcap-ns' : 'pcap';
       pos += PCAP_FILE_HEADER_BYTES;
     } else if (head.length >= 4 && head.readUInt32BE(0) === PCAPNG_SHB_TYPE) {
-      parser = new PcapngBlockParser(onPacket);
+      parser = options.parserFor?.({ format: 'pcapng' }) ?? new PcapngBlockParser(onPacket);
       format = 'pcapng';
     } else {
       const magic = head.subarray(0, 4).toString('hex') || 'empty';
