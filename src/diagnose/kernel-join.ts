@@ -38,6 +38,8 @@ export class KernelEventIndex<E extends KernelResetRecord = KernelResetRecord> {
 
   /** Removes and returns the event closest in time to a RST src → dst at `timeMs`, if one is within tolerance. */
   take(direction: E['direction'], src: SocketAddress, dst: SocketAddress, timeMs: number): E | null {
+    // Offline (and with kernel events off) the index stays empty: no key string per RST.
+    if (this.count === 0) return null;
     const key = directionalKey(src, dst);
     const list = this.byDirection.get(key);
     if (list === undefined) return null;
