@@ -22,7 +22,12 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # A worker thread that is stopped (worker.terminate(), process.exit) while in an
+        # addon call: N-API calls then fail, and node-addon-api would throw a C++
+        # exception it cannot turn into a JavaScript one, which aborts the process.
+        # With this it returns quietly instead (node-addon-api doc/setup.md).
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],

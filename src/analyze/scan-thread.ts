@@ -27,6 +27,9 @@ export function scanInWorker(capturePath: string, sink: ScanSink, options: ScanO
       settled = true;
       if (err === null) resolve(result!);
       else {
+        // Wake the worker if it waits for room (Atomics.wait), then stop it.
+        Atomics.store(posted, 0, 0);
+        Atomics.notify(posted, 0);
         void worker.terminate();
         reject(err);
       }

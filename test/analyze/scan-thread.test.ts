@@ -121,4 +121,30 @@ describe('scan on a worker thread', () => {
     await assert.rejects(scanInWorker(capture, sink), /sink failed/);
     assert.equal(frames, 50, 'no frame after the failure');
   });
+
+  test('a sink that fails while the worker waits for room (back-pressure): the worker is woken and stopped, the process lives on', async () => {
+    // 40 MB of data segments, each a connection's first (decoded at once): far more batches than may be in flight.
+    const payload = new Uint8Array(1400);
+    const packets: FixturePacket[] = [];
+    for (let index = 0; index < 28_000; index++) {
+      packets.push({
+        frame: buildTcp({ src: `10.1.${(index >> 8) & 0xff}.${index & 0xff}`, dst: '10.2.0.1', srcPort: 20000 + (index % 40000), dstPort: 80, flags: ['PSH', 'ACK'], payload }),
+        timeNs: 1_795_000_000_000_000_000n + BigInt(index) * 1_000_000n,
+      });
+    }
+    const capture = file('back-pressure.pcap', writePcap(packets, { linkType: 1 }));
+    let frames = 0;
+    const sink: ScanSink = {
+      frame: () => {
+        if (frames++ > 0) return;
+        // The first replay takes long enough for the worker to fill the queue and wait.
+        const untilMs = Date.now() + 300;
+        while (Date.now() < untilMs);
+        throw new Error('sink failed while the worker waited');
+      },
+      tick: () => {},
+    };
+    await assert.rejects(scanInWorker(capture, sink), /sink failed while the worker waited/);
+    assert.equal(frames, 1);
+  });
 });
