@@ -1,4 +1,4 @@
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { CaptureFileError } from '../common/errors';
 import { scanCaptureFile, type ScanResult } from './capture-scan';
 import { ScanBatchWriter } from './scan-batch';
@@ -23,20 +23,19 @@ export type ScanWorkerMessage =
   | { kind: 'done'; result: ScanResult }
   | { kind: 'error'; message: string; captureFile: boolean; stack?: string };
 
-if (!isMainThread && parentPort !== null) {
-  const port = parentPort;
-  const data = workerData as ScanWorkerData;
-  const inFlight = new Int32Array(data.inFlight);
+/** Scans one file for the parent: batches and progress, then `done` or `error`; the worker ends after it. */
+function runScan(port: MessagePort, job: ScanWorkerData): void {
+  const inFlight = new Int32Array(job.inFlight);
   const post = (message: ScanWorkerMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
   const writer = new ScanBatchWriter((batch, usedBytes) => {
     // Back-pressure: the parent replays batches slower than they come on a fast
     // disk; waiting here bounds the memory between the threads.
-    for (let posted = Atomics.load(inFlight, 0); posted >= data.maxBatchesInFlight; posted = Atomics.load(inFlight, 0)) Atomics.wait(inFlight, 0, posted);
+    for (let posted = Atomics.load(inFlight, 0); posted >= job.maxBatchesInFlight; posted = Atomics.load(inFlight, 0)) Atomics.wait(inFlight, 0, posted);
     Atomics.add(inFlight, 0, 1);
     post({ kind: 'batch', buffer: batch.buffer as ArrayBuffer, usedBytes }, [batch.buffer as ArrayBuffer]);
   });
-  scanCaptureFile(data.path, writer, {
-    coalesce: data.coalesce,
+  scanCaptureFile(job.path, writer, {
+    coalesce: job.coalesce,
     onProgress: (diskBytesRead, diskBytesTotal) => post({ kind: 'progress', diskBytesRead, diskBytesTotal }),
   }).then(
     (result) => {
@@ -48,4 +47,12 @@ if (!isMainThread && parentPort !== null) {
       post({ kind: 'error', message: error?.message ?? String(err), captureFile: err instanceof CaptureFileError, stack: error?.stack });
     },
   );
+}
+
+if (!isMainThread && parentPort !== null) {
+  const port = parentPort;
+  // The job comes with the worker, or later in a message to a worker started
+  // ahead of time (prestartScanWorker), which meanwhile loaded this module.
+  if (workerData !== null && workerData !== undefined) runScan(port, workerData as ScanWorkerData);
+  else port.once('message', (job: ScanWorkerData) => runScan(port, job));
 }

@@ -49,6 +49,8 @@ export function buildProgram(only?: string): Command {
 }
 
 if (require.main === module) {
+  // `analyze` reads its files on a worker thread: start it while the modules load.
+  if (process.argv[2] === 'analyze') (require('../analyze/scan-thread') as typeof import('../analyze/scan-thread')).prestartScanWorker();
   buildProgram(process.argv[2])
     .parseAsync(process.argv)
     .catch(reportFailure);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { analyzeCaptureFile } from '../../src/analyze/capture-analysis';
 import { scanCaptureFile, type ScanSink } from '../../src/analyze/capture-scan';
 import { OfflineAttributor } from '../../src/analyze/offline-attributor';
-import { scanInWorker } from '../../src/analyze/scan-thread';
+import { prestartScanWorker, scanInWorker } from '../../src/analyze/scan-thread';
 import { IpOwnershipMap } from '../../src/attribution/ip-map';
 import { CaptureFileError } from '../../src/common/errors';
 import { writePcap, writePcapng, type FixturePacket } from '../support/capture-writer';
@@ -88,6 +89,25 @@ describe('scan on a worker thread', () => {
       const withoutIds = (result: typeof main) => ({ ...result, findings: result.findings.map((finding) => ({ ...finding, id: undefined })) });
       assert.deepEqual(withoutIds(worker), withoutIds(main));
     }
+  });
+
+  test('a worker started ahead of time takes the next job (the same calls), the one after gets a worker of its own', async () => {
+    const capture = file('prestarted.pcap', writePcap(busy, { linkType: 1 }));
+    const onThread: string[] = [];
+    await scanCaptureFile(capture, recorder(onThread));
+    prestartScanWorker();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let it start and wait for its job
+    for (let run = 0; run < 2; run++) {
+      const onWorker: string[] = [];
+      await scanInWorker(capture, recorder(onWorker));
+      assert.deepEqual(onWorker, onThread, `run ${run}`);
+    }
+  });
+
+  test('a worker started ahead of time and never used does not keep the process alive', () => {
+    const script = `require(${JSON.stringify(path.resolve(__dirname, '../../src/analyze/scan-thread.js'))}).prestartScanWorker(); console.log('started');`;
+    const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(output.trim(), 'started');
   });
 
   test('a cut-off file: the problem with its byte offset comes back from the worker, with the packets before it', async () => {
