@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { NODE_FLAGS } from '../src/cli/main';
 import { Lab, waitForOutput, type LabNetns } from '../test/lab/lab';
 
 const CLI_PATH = path.resolve(__dirname, '../src/cli/main.js');
@@ -53,7 +54,8 @@ function cpuSeconds(pid: number): number {
 }
 
 async function startAggregator(args: readonly string[], spawnIn?: (argv: string[]) => ChildProcess): Promise<{ child: ChildProcess; port: number }> {
-  const argv = [CLI_PATH, 'aggregator', '--log-level', 'info', ...args];
+  // Run as deployed: with the node flags of every rstprobe entry point (the shebang, npm start, the image).
+  const argv = [...NODE_FLAGS, CLI_PATH, 'aggregator', '--log-level', 'info', ...args];
   const child = spawnIn === undefined ? spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawnIn(argv);
   const line = await waitForOutput(child, /"msg":"aggregator running"/, 20_000);
   const port = Number(/"port":(\d+)/.exec(line)?.[1]);

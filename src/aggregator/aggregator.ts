@@ -63,7 +63,7 @@ export class Aggregator {
       return token !== null && (await options.apiAuth.authenticate(token)).ok;
     };
     this.stream = new FindingStream(options.log.child({ component: 'finding-stream' }), admit);
-    this.verdicts = new CrossNodeVerdicts(this.agents, options.pods ?? null, options.crossNodeGraceMs ?? 10_000);
+    this.verdicts = new CrossNodeVerdicts(this.agents, options.pods ?? null, options.crossNodeGraceMs ?? 10_000, (id) => options.store.get(id));
     this.ingest = options.ingest
       ? new AgentIngest({
           store: options.store,

@@ -37,11 +37,19 @@ const MAX_PENDING = 50_000;
 /** What confirming a receiver takes from the sender's finding. */
 type SenderView = Pick<ResetFinding, 'id' | 'node' | 'state' | 'kernelReason' | 'cause' | 'advice' | 'src'>;
 
+/** Reads a stored finding back (the sender's, when a receiver matches it). */
+export type FindingLookup = (id: string) => Finding | null;
+
+/**
+ * Only what matching reads. Up to MAX_SENDER_SIGHTINGS are kept for REMEMBER_MS: at
+ * thousands of findings a second, keeping the findings themselves (or their endpoints)
+ * held hundreds of MB and made every young-generation collection copy them; the
+ * sender's finding is read from the store when a receiver does match, which is rare.
+ */
 interface SenderSighting {
   node: string;
   timeMs: number;
-  /** Only what `confirm` reads: up to MAX_SENDER_SIGHTINGS are kept, and whole findings made that hundreds of MB. */
-  finding: SenderView;
+  id: string;
 }
 
 interface ReceiverSighting {
@@ -71,6 +79,8 @@ export class CrossNodeVerdicts {
     private readonly agents: AgentDirectory,
     private readonly pods: PodDirectory | null,
     private readonly graceMs: number,
+    /** The store, for the sender's finding of a match. */
+    private readonly lookup: FindingLookup,
   ) {}
 
   /** Looks at a stored finding; returns what the aggregator decides now. */
@@ -82,8 +92,7 @@ export class CrossNodeVerdicts {
       // The sender's own kernel logged this RST: it was made on finding.node.
       this.agents.learn(finding.src.ip, finding.node);
       const key = keyOf(finding);
-      const { id, node, state, kernelReason, cause, advice, src } = finding;
-      this.rememberSender(key, { node, timeMs, finding: { id, node, state, kernelReason, cause, advice, src } });
+      this.rememberSender(key, { node: finding.node, timeMs, id: finding.id });
       const receivers = this.receivers.get(key) ?? [];
       for (const receiver of receivers) {
         if (receiver.confirmed || receiver.finding.node === finding.node || Math.abs(receiver.timeMs - timeMs) > MATCH_WINDOW_MS) continue;
@@ -99,7 +108,7 @@ export class CrossNodeVerdicts {
     // Even a receiver that judged `endpoint` from the TTL gains the sender's kernel reason.
     const sender = this.findSender(finding, timeMs);
     if (sender !== null) {
-      decisions.push(confirm(finding, sender.finding));
+      decisions.push(confirm(finding, sender));
       return decisions;
     }
     this.rememberReceiver({ finding, timeMs, confirmed: false });
@@ -144,35 +153,23 @@ export class CrossNodeVerdicts {
   }
 
   private rememberSender(key: string, sighting: SenderSighting): void {
-    const list = this.senders.get(key) ?? [];
-    list.push(sighting);
-    this.senders.set(key, list);
-    this.senderCount += 1;
-    if (this.senderCount > MAX_SENDER_SIGHTINGS) {
-      const oldestKey = this.senders.keys().next().value as string;
-      this.senderCount -= this.senders.get(oldestKey)?.length ?? 0;
-      this.senders.delete(oldestKey);
-    }
+    this.senderCount += remember(this.senders, key, sighting);
+    if (this.senderCount > MAX_SENDER_SIGHTINGS) this.senderCount -= forgetOldestKey(this.senders);
   }
 
   private rememberReceiver(sighting: ReceiverSighting): void {
-    const key = keyOf(sighting.finding);
-    const list = this.receivers.get(key) ?? [];
-    list.push(sighting);
-    this.receivers.set(key, list);
-    this.receiverCount += 1;
-    if (this.receiverCount > MAX_SENDER_SIGHTINGS) {
-      const oldestKey = this.receivers.keys().next().value as string;
-      this.receiverCount -= this.receivers.get(oldestKey)?.length ?? 0;
-      this.receivers.delete(oldestKey);
-    }
+    this.receiverCount += remember(this.receivers, keyOf(sighting.finding), sighting);
+    if (this.receiverCount > MAX_SENDER_SIGHTINGS) this.receiverCount -= forgetOldestKey(this.receivers);
   }
 
-  private findSender(receiver: ResetFinding, timeMs: number): SenderSighting | null {
+  /** The newest sender-side sighting that matches, as the sender's finding (null when none, or no longer stored). */
+  private findSender(receiver: ResetFinding, timeMs: number): SenderView | null {
     const sightings = this.senders.get(keyOf(receiver)) ?? [];
     for (let index = sightings.length - 1; index >= 0; index -= 1) {
       const sighting = sightings[index];
-      if (sighting.node !== receiver.node && Math.abs(sighting.timeMs - timeMs) <= MATCH_WINDOW_MS) return sighting;
+      if (sighting.node === receiver.node || Math.abs(sighting.timeMs - timeMs) > MATCH_WINDOW_MS) continue;
+      const finding = this.lookup(sighting.id);
+      if (finding?.kind === 'reset') return finding;
     }
     return null;
   }
@@ -211,14 +208,40 @@ export class CrossNodeVerdicts {
   }
 }
 
-/** Forgets sightings older than REMEMBER_MS; returns how many went. */
+/**
+ * Adds a sighting under its key and moves the key to the end of the map, so the map is
+ * ordered by each key's newest sighting and `expire` stops at the first key still
+ * fresh. Returns how many sightings the map gained (sightings of this key past
+ * REMEMBER_MS are dropped here).
+ */
+function remember<T extends { timeMs: number }>(map: Map<string, T[]>, key: string, sighting: T): number {
+  const list = map.get(key);
+  if (list === undefined) {
+    map.set(key, [sighting]);
+    return 1;
+  }
+  map.delete(key);
+  const stale = list.findIndex((old) => sighting.timeMs - old.timeMs <= REMEMBER_MS);
+  const kept = stale === 0 ? list : stale < 0 ? [] : list.slice(stale);
+  kept.push(sighting);
+  map.set(key, kept);
+  return 1 - (list.length - (kept.length - 1));
+}
+
+function forgetOldestKey(map: Map<string, Array<unknown>>): number {
+  const oldestKey = map.keys().next().value as string;
+  const removed = map.get(oldestKey)?.length ?? 0;
+  map.delete(oldestKey);
+  return removed;
+}
+
+/** Forgets keys whose newest sighting is older than REMEMBER_MS, oldest first; returns how many sightings went. */
 function expire(map: Map<string, Array<{ timeMs: number }>>, nowMs: number): number {
   let removed = 0;
   for (const [key, sightings] of map) {
-    const kept = sightings.filter((sighting) => nowMs - sighting.timeMs <= REMEMBER_MS);
-    removed += sightings.length - kept.length;
-    if (kept.length === 0) map.delete(key);
-    else if (kept.length !== sightings.length) map.set(key, kept);
+    if (nowMs - sightings[sightings.length - 1].timeMs <= REMEMBER_MS) break;
+    removed += sightings.length;
+    map.delete(key);
   }
   return removed;
 }

@@ -200,7 +200,9 @@ let compiled: Record<MessageType, ValidateFunction> | null = null;
 
 function validators(): Record<MessageType, ValidateFunction> {
   if (compiled === null) {
-    const ajv = new Ajv({ allErrors: false, strict: true });
+    // unicode: false — maxLength counts UTF-16 units (String.length), not code points: the
+    // limits guard sizes, and counting code points walked every string of every message.
+    const ajv = new Ajv({ allErrors: false, strict: true, unicode: false });
     compiled = Object.fromEntries(Object.entries(messageSchemas).map(([type, schema]) => [type, ajv.compile(schema)])) as Record<MessageType, ValidateFunction>;
   }
   return compiled;
