@@ -12,6 +12,6 @@ export interface PacketObservation {
   /** PACKET_HOST(0) … PACKET_OUTGOING(4), when known. */
   pktType: number | null;
   packet: DecodedPacket;
-  /** StormGuard class of a RST (≥ 0), so counted-only RSTs of a storm join its finding; absent otherwise. */
+  /** Storm class of a RST (resetClassKey, ≥ 0), so counted-only RSTs of a storm join its finding; absent otherwise. */
   stormClass?: number;
 }
