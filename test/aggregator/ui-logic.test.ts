@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { defaultStaticDir } from '../../src/aggregator/ui/assets';
 import type { Endpoint, Finding, PmtuFinding, ResetFinding } from '../../src/protocol/finding';
+import { RESET_CAUSES } from '../../src/protocol/finding-schema';
 
 /**
  * The front end's pure logic, run in Node on the very files the browser loads (ES
@@ -17,6 +18,8 @@ interface FormatModule {
   endpointDetail(endpoint: Endpoint): string;
   durationText(ms: number | null): string;
   timeAgo(iso: string, nowMs: number): string;
+  CAUSES: readonly string[];
+  causeText(cause: string): string;
 }
 interface StoreModule {
   isNewer(candidate: Finding, current: Finding | undefined): boolean;
@@ -74,6 +77,13 @@ describe('UI text', () => {
     assert.equal(format.endpointName(external), '[2001:db8::1]:443');
     assert.equal(format.endpointDetail(external), '');
     assert.equal(format.endpointName({ ...external, ip: '10.210.0.12', kind: 'node', node: 'node-b' }), 'node node-b');
+  });
+
+  test("the cause filter offers exactly the contract's causes, each in words", () => {
+    // The UI has no build step, so its list is a copy of RESET_CAUSES: this keeps the two equal.
+    assert.deepEqual([...format.CAUSES], [...RESET_CAUSES]);
+    // Every compound id has words of its own (a cause missing from the table would show its raw id).
+    for (const cause of RESET_CAUSES.filter((id) => id.includes('-'))) assert.notEqual(format.causeText(cause), cause);
   });
 
   test('durations and ages', () => {

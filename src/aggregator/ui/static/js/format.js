@@ -24,6 +24,7 @@ export function endpointDetail(endpoint) {
   return parts.join(' · ');
 }
 
+// RESET_CAUSES of src/protocol/finding-schema.ts, copied (no build step); test/aggregator/ui-logic.test.ts keeps them equal.
 export const CAUSES = [
   'not-listening',
   'no-connection',
