@@ -64,7 +64,7 @@ export async function scanCaptureFile(path: string, sink: ScanSink, options: Sca
 
 /** The native scanner (native-scan.ts) over the same reader: one call per chunk, its records handed on packed. */
 async function scanNatively(binding: NativeScanBinding, path: string, sink: ScanSink, options: ScanOptions): Promise<ScanResult> {
-  let parser: NativeScanParser | null = null;
+  const parsers: NativeScanParser[] = []; // the one the reader asks for, once it knows the format
   const onOutput = (records: ArrayBuffer): void => {
     const batch = Buffer.from(records);
     if (sink.batch !== undefined) sink.batch(batch, batch.length);
@@ -73,9 +73,12 @@ async function scanNatively(binding: NativeScanBinding, path: string, sink: Scan
   const read = await readCaptureFile(path, () => {}, {
     onProgress: options.onProgress,
     bufferBytes: options.bufferBytes,
-    parserFor: (format) => (parser = new NativeScanParser(binding, format, options.coalesce ?? true, onOutput)),
+    parserFor: (format) => {
+      parsers.push(new NativeScanParser(binding, format, options.coalesce ?? true, onOutput));
+      return parsers[0];
+    },
   });
-  const state = (parser as NativeScanParser | null)!.finish();
+  const state = parsers[0].finish();
   return { read, tcpPackets: state.tcpPackets, firstPacketMs: state.firstPacketMs, lastPacketMs: state.lastPacketMs };
 }
 
