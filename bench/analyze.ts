@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { loadScanBinding } from '../src/analyze/native-scan';
 import { buildTcp } from '../test/support/packet-builder';
 
 /**
@@ -268,6 +269,8 @@ export async function reportAnalyzeBench(check: (ok: boolean, text: string) => v
     check(false, `analyze: not measured (${result.skipped})`);
     return;
   }
+  // Which scan stage rstprobe ran: the addon's, or the TypeScript fallback when the addon is not built.
+  console.log(`\nanalyze: rstprobe's scan stage ${loadScanBinding() === null ? 'in TypeScript (the addon is not built)' : 'native (addon)'}, on a worker thread`);
   for (const format of ['pcap', 'pcapng'] as const) {
     const runs = result.runs[format];
     const [rstprobe, tcpdump, tshark] = runs;
