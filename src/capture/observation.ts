@@ -14,4 +14,12 @@ export interface PacketObservation {
   packet: DecodedPacket;
   /** Storm class of a RST (resetClassKey, ≥ 0), so counted-only RSTs of a storm join its finding; absent otherwise. */
   stormClass?: number;
+  /**
+   * The captured frame (from its link header) and where its IP header starts in it,
+   * for evidence captures of the bytes as they were. A view into the capture's buffer,
+   * which later batches reuse: set only while the 'packet' event runs (cleared when it
+   * returns); whoever keeps bytes copies them then.
+   */
+  frame?: Uint8Array;
+  frameIpOffset?: number;
 }

@@ -179,7 +179,8 @@ export class PacketCapture extends EventEmitter {
         }
       }
     }
-    const result = decodeNetwork(frame.protocol, frame.bytes);
+    const bytes = frame.bytes;
+    const result = decodeNetwork(frame.protocol, bytes);
     if (!result.ok) {
       this.counters.decodeErrors++;
       this.emit('decode-error', result.error satisfies DecodeError);
@@ -190,10 +191,14 @@ export class PacketCapture extends EventEmitter {
       ifindex: frame.ifindex,
       pktType: frame.pktType,
       packet: result.packet,
+      frame: ipOffset >= 0 ? bytes : undefined,
+      frameIpOffset: ipOffset - dataOffset,
     };
     if (stormClass >= 0) observation.stormClass = stormClass;
     if (identity >= 0) this.dedup.remember(identity, observation);
     this.emit('packet', observation);
+    // The batch is reused: nothing may read these bytes once the listeners have run.
+    observation.frame = undefined;
   };
 
   private fail(err: Error): void {

@@ -2,7 +2,7 @@ import type { PacketObservation } from '../capture/observation';
 import type { Logger } from '../common/log';
 import { TcpFlag } from '../decode/types';
 import type { ResetFinding } from '../protocol/finding';
-import { FlowPacketRing, type FlowPacketRingOptions } from './flow-packet-ring';
+import { FlowPacketRing, SNAP_BYTES, type FlowPacketRingOptions, type RingPacket } from './flow-packet-ring';
 import { encodeTcpHeaders } from './header-encoder';
 import { encodePcapng, msToNs, type PcapngPacket } from './pcapng-writer';
 import { EvidenceStore, type EvidenceStoreOptions } from './evidence-store';
@@ -11,17 +11,18 @@ import { EvidenceStore, type EvidenceStoreOptions } from './evidence-store';
  * The agent's evidence captures: every captured TCP packet goes into the flow
  * ring; when a new reset finding is made, its flow's recent packets (the RST
  * among them) become a pcapng with a section comment naming the finding and its
- * verdict and a packet comment on the RST, written to the bounded store.
+ * verdict and a packet comment on the RST, written to the bounded store. Packets
+ * are written as captured, from the IP header on (LINKTYPE_RAW), cut at SNAP_BYTES;
+ * only a packet the capture gave no bytes for has its headers rebuilt from the
+ * decoded fields (header-encoder.ts), and the section comment says so.
  */
 export interface EvidenceRecorderOptions extends EvidenceStoreOptions, FlowPacketRingOptions {
   nodeName: string;
   log: Logger;
 }
 
-/** LINKTYPE_RAW: the rebuilt headers start at the IP header. */
+/** LINKTYPE_RAW: each packet starts at its IP header. */
 const LINKTYPE_RAW = 101;
-/** Rebuilt headers are at most IPv6 (40) + TCP with options (60). */
-const SNAP_BYTES = 100;
 
 export class EvidenceRecorder {
   readonly ring: FlowPacketRing;
@@ -53,25 +54,28 @@ export class EvidenceRecorder {
 }
 
 /** The pcapng of one finding: the flow's packets, the finding's RST marked with a comment. */
-export function buildEvidencePcapng(finding: ResetFinding, packets: readonly PacketObservation[], nodeName: string): Buffer {
+export function buildEvidencePcapng(finding: ResetFinding, packets: readonly RingPacket[], nodeName: string): Buffer {
   const resetTimeMs = Date.parse(finding.time);
   // The finding's RST: from its sender to its receiver, nearest the finding's time.
   let resetIndex = -1;
-  packets.forEach((observation, index) => {
+  packets.forEach(({ observation }, index) => {
     const { ip, tcp } = observation.packet;
     if (tcp === null || (tcp.flags & TcpFlag.RST) === 0 || ip.src !== finding.src.ip || tcp.srcPort !== finding.src.port) return;
-    if (resetIndex < 0 || Math.abs(observation.timeMs - resetTimeMs) <= Math.abs(packets[resetIndex].timeMs - resetTimeMs)) resetIndex = index;
+    if (resetIndex < 0 || Math.abs(observation.timeMs - resetTimeMs) <= Math.abs(packets[resetIndex].observation.timeMs - resetTimeMs)) resetIndex = index;
   });
   const records: PcapngPacket[] = [];
-  packets.forEach((observation, index) => {
+  let rebuilt = 0;
+  packets.forEach(({ observation, ipBytes }, index) => {
+    const comment = index === resetIndex ? `rstprobe finding ${finding.id}: ${finding.cause}, sent by ${finding.sentBy}` : undefined;
+    const timeNs = msToNs(observation.timeMs);
+    if (ipBytes !== null) {
+      records.push({ timeNs, bytes: ipBytes, originalBytes: Math.max(ipBytes.length, observation.packet.ip.totalBytes), comment });
+      return;
+    }
     const headers = encodeTcpHeaders(observation.packet);
     if (headers === null) return;
-    records.push({
-      timeNs: msToNs(observation.timeMs),
-      bytes: headers.bytes,
-      originalBytes: headers.originalBytes,
-      comment: index === resetIndex ? `rstprobe finding ${finding.id}: ${finding.cause}, sent by ${finding.sentBy}` : undefined,
-    });
+    rebuilt += 1;
+    records.push({ timeNs, bytes: headers.bytes, originalBytes: headers.originalBytes, comment });
   });
   const sender = `${finding.src.ip}:${finding.src.port}`;
   const receiver = `${finding.dst.ip}:${finding.dst.port}`;
@@ -80,7 +84,9 @@ export function buildEvidencePcapng(finding: ResetFinding, packets: readonly Pac
       `rstprobe finding ${finding.id} on node ${nodeName}`,
       `reset ${sender} -> ${receiver}: cause ${finding.cause}, sent by ${finding.sentBy}${finding.kernelReason === null ? '' : `, kernel reason ${finding.kernelReason}`}`,
       ...finding.evidence,
-      'headers rebuilt from the decoded packets (no payload)',
+      rebuilt === 0
+        ? `packets as captured from the IP header on, cut at ${SNAP_BYTES} bytes`
+        : `${records.length - rebuilt} packets as captured from the IP header on (cut at ${SNAP_BYTES} bytes), ${rebuilt} with headers rebuilt from the decoded fields (no payload, TCP checksum 0)`,
     ].join('\n'),
     linkType: LINKTYPE_RAW,
     snapBytes: SNAP_BYTES,

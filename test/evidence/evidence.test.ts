@@ -9,7 +9,7 @@ import { decodeFrame } from '../../src/decode/decode';
 import { LinkType } from '../../src/decode/types';
 import { EvidenceRecorder } from '../../src/evidence/evidence-recorder';
 import { EvidenceStore } from '../../src/evidence/evidence-store';
-import { FlowPacketRing } from '../../src/evidence/flow-packet-ring';
+import { FlowPacketRing, SNAP_BYTES } from '../../src/evidence/flow-packet-ring';
 import { encodeTcpHeaders } from '../../src/evidence/header-encoder';
 import type { ResetFinding } from '../../src/protocol/finding';
 import { readAllPackets, tsharkFields, tsharkSkipReason } from '../support/capture-readers';
@@ -18,11 +18,22 @@ import { buildTcp, type TcpBuildOptions } from '../support/packet-builder';
 const dir = mkdtempSync(path.join(tmpdir(), 'rstprobe-evidence-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function observe(options: TcpBuildOptions, timeMs: number): PacketObservation {
-  const decoded = decodeFrame(LinkType.ETHERNET, buildTcp(options));
+/** Ethernet header bytes before the IP header. */
+const ETHERNET_BYTES = 14;
+
+/**
+ * A packet as the live capture hands it over: decoded, with the frame's bytes in a
+ * buffer the capture reuses (`scribble` overwrites it, as the next batch would).
+ */
+function observe(options: TcpBuildOptions, timeMs: number, frames: Uint8Array[] = []): PacketObservation {
+  const frame = buildTcp(options);
+  const decoded = decodeFrame(LinkType.ETHERNET, frame);
   assert.ok(decoded.ok);
-  return { timeMs, ifindex: null, pktType: null, packet: decoded.packet };
+  frames.push(frame);
+  return { timeMs, ifindex: null, pktType: null, packet: decoded.packet, frame: frame.slice(), frameIpOffset: ETHERNET_BYTES };
 }
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 const client = { src: '10.244.1.10', dst: '10.244.2.20', srcPort: 41000, dstPort: 8080 };
 const server = { src: '10.244.2.20', dst: '10.244.1.10', srcPort: 8080, dstPort: 41000, ttl: 62 };
@@ -55,8 +66,24 @@ describe('flow packet ring', () => {
     const ring = new FlowPacketRing({ packetsPerFlow: 4 });
     for (let index = 0; index < 10; index++) ring.record(observe({ ...(index % 2 === 0 ? client : server), seq: index }, 1000 + index));
     const kept = ring.packetsOf({ ip: client.src, port: client.srcPort }, { ip: client.dst, port: client.dstPort });
-    assert.deepEqual(kept.map((o) => o.packet.tcp?.seq), [6, 7, 8, 9]);
+    assert.deepEqual(kept.map((o) => o.observation.packet.tcp?.seq), [6, 7, 8, 9]);
     assert.equal(ring.packets, 4);
+  });
+
+  test("keeps each packet's bytes from the IP header on, copied before the capture's buffer is reused", () => {
+    const ring = new FlowPacketRing({ packetsPerFlow: 2 });
+    const frames: Uint8Array[] = [];
+    const observations = [0, 1, 2].map((index) => observe({ ...client, seq: index, timestamp: { value: 7 + index, echo: 3 }, payload: new Uint8Array(200).fill(index + 1) }, 1000 + index, frames));
+    for (const observation of observations) {
+      ring.record(observation);
+      observation.frame?.fill(0xee); // the next batch lands in the same buffer
+    }
+    const kept = ring.packetsOf({ ip: client.src, port: client.srcPort }, { ip: client.dst, port: client.dstPort });
+    assert.deepEqual(kept.map(({ ipBytes }) => ipBytes?.length), [SNAP_BYTES, SNAP_BYTES], 'cut at the snap length');
+    assert.deepEqual(kept.map(({ ipBytes }) => hex(ipBytes!)), [1, 2].map((index) => hex(frames[index].subarray(ETHERNET_BYTES, ETHERNET_BYTES + SNAP_BYTES))));
+    const bare = { ...observe(client, 2000), frame: undefined };
+    ring.record(bare);
+    assert.equal(ring.packetsOf({ ip: client.src, port: client.srcPort }, { ip: client.dst, port: client.dstPort }).at(-1)?.ipBytes, null, 'no bytes when the capture gave none');
   });
 
   test('evicts the least recently active flow past the flow and packet bounds', () => {
@@ -93,11 +120,16 @@ describe('evidence recorder', () => {
   test('a new reset finding gets a pcapng of its flow that tshark reads, with the RST commented', { skip: tsharkSkipReason() }, async () => {
     const recorder = new EvidenceRecorder({ nodeName: 'node-b', log: silentLogger(), dir: path.join(dir, 'recorder') });
     const baseMs = 1_795_000_000_000.5;
-    recorder.record(observe({ ...client, flags: 'SYN', seq: 100, mss: 1460 }, baseMs));
-    recorder.record(observe({ ...server, flags: ['SYN', 'ACK'], seq: 900, ack: 101 }, baseMs + 0.25));
-    recorder.record(observe({ ...client, flags: ['PSH', 'ACK'], seq: 101, ack: 901, payload: new Uint8Array(18) }, baseMs + 1));
-    recorder.record(observe({ ...server, flags: ['RST', 'ACK'], seq: 901, ack: 119, window: 0 }, baseMs + 301));
-    recorder.record(observe({ ...client, srcPort: 41001, flags: 'SYN' }, baseMs + 302)); // another flow
+    const frames: Uint8Array[] = [];
+    const record = (observation: PacketObservation) => {
+      recorder.record(observation);
+      observation.frame = undefined; // as the capture does once its listeners ran
+    };
+    record(observe({ ...client, flags: 'SYN', seq: 100, mss: 1460 }, baseMs, frames));
+    record(observe({ ...server, flags: ['SYN', 'ACK'], seq: 900, ack: 101 }, baseMs + 0.25, frames));
+    record(observe({ ...client, flags: ['PSH', 'ACK'], seq: 101, ack: 901, payload: new Uint8Array(18) }, baseMs + 1, frames));
+    record(observe({ ...server, flags: ['RST', 'ACK'], seq: 901, ack: 119, window: 0 }, baseMs + 301, frames));
+    record(observe({ ...client, srcPort: 41001, flags: 'SYN' }, baseMs + 302, frames)); // another flow
     const finding: ResetFinding = {
       kind: 'reset',
       id: '0b7c6f5e-1111-4222-8333-944445555666',
@@ -134,6 +166,10 @@ describe('evidence recorder', () => {
     const { packets } = await readAllPackets(file);
     assert.equal(packets.length, 4);
     assert.equal(packets[3].linkType, LinkType.RAW);
+    // The bytes as captured, checksums and all, not headers rebuilt from decoded fields.
+    assert.deepEqual(packets.map((packet) => packet.hex), frames.slice(0, 4).map((frame) => hex(frame.subarray(ETHERNET_BYTES))));
+    const [checksum] = await tsharkFields(file, ['tcp.checksum'], 'tcp.flags.reset==1');
+    assert.equal(Number(checksum[0]), Buffer.from(frames[3]).readUInt16BE(ETHERNET_BYTES + 20 + 16), 'the RST keeps its TCP checksum');
   });
 
   test('no capture for a flow the ring never saw', () => {
