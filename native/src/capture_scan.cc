@@ -260,6 +260,7 @@ Napi::Value CaptureScanner::Parse(const Napi::CallbackInfo& info) {
   uint32_t start = RequireUint32(info[1], "start", 0, uint32_t(buffer.Length()));
   uint32_t end = RequireUint32(info[2], "end", start, uint32_t(buffer.Length()));
   double base_offset = RequireNumber(info[3], "baseOffset");
+  buffer_length_ = buffer.Length();
   size_t pos = has_problem_ ? start
                : pcapng_    ? ParsePcapng(buffer.Data(), start, end, base_offset)
                             : ParsePcap(buffer.Data(), start, end, base_offset);
@@ -450,7 +451,9 @@ size_t CaptureScanner::ParsePcapng(const uint8_t* buf, size_t start, size_t end,
 // PcapngBlockParser.readInterface.
 void CaptureScanner::ReadInterface(const uint8_t* buf, size_t pos, uint32_t length) {
   uint32_t file_link_type = U16(buf + pos + 8);
-  PcapngInterface info{NormaliseLinkType(file_link_type), file_link_type, U32(buf + pos + 12), 1000, 0};
+  // A block too short for its snap length: past the buffer, TypeScript reads NaN, which acts as 0 (no limit).
+  uint32_t snap_bytes = pos + 16 <= buffer_length_ ? U32(buf + pos + 12) : 0;
+  PcapngInterface info{NormaliseLinkType(file_link_type), file_link_type, snap_bytes, 1000, 0};
   size_t options_end = pos + length - 4;
   size_t at = pos + 16;
   while (at + 4 <= options_end) {
@@ -473,6 +476,12 @@ void CaptureScanner::ReadInterface(const uint8_t* buf, size_t pos, uint32_t leng
 
 // PcapngBlockParser.readEnhancedPacket.
 void CaptureScanner::ReadEnhancedPacket(const uint8_t* buf, size_t pos, uint32_t length, uint32_t type, double base_offset) {
+  if (pos + 24 > buffer_length_) {
+    // A block shorter than its fixed fields at the very end of the buffer: TypeScript
+    // reads NaN for the missing caplen bytes, and its caplen check fails (length < 24).
+    Fail(base_offset + double(pos), "packet block claims NaN captured bytes, which does not fit its block length " + Dec(length));
+    return;
+  }
   // EPB: interface id (32 bits); PB: interface id and drop count (16 bits each).
   uint32_t interface_id = type == kBlockEpb ? U32(buf + pos + 8) : U16(buf + pos + 8);
   uint32_t ts_high = U32(buf + pos + 12);
@@ -506,10 +515,12 @@ void CaptureScanner::ReadSimplePacket(const uint8_t* buf, size_t pos, uint32_t l
   const PcapngInterface& info = interfaces_[0];
   uint32_t original_bytes = U32(buf + pos + 8);
   // The captured length is implied: the packet, cut to the snap length and to the block (§4.4).
-  uint32_t caplen = std::min(original_bytes, length - 16);
-  if (info.snap_bytes > 0) caplen = std::min(caplen, info.snap_bytes);
+  int64_t caplen = std::min<int64_t>(original_bytes, int64_t(length) - 16);
+  if (info.snap_bytes > 0) caplen = std::min<int64_t>(caplen, info.snap_bytes);
+  // A 12-byte block leaves a negative length, an empty frame to TypeScript (ScanBatchWriter).
+  if (caplen < 0) caplen = 0;
   // An SPB carries no timestamp: it takes the previous packet's, so time never runs backwards.
-  Deliver(info, buf, pos + 12, caplen);
+  Deliver(info, buf, pos + 12, uint32_t(caplen));
 }
 
 // PcapngBlockParser.deliver, the packet's time in last_time_ms_.

@@ -119,6 +119,9 @@ class CaptureScanner : public Napi::ObjectWrap<CaptureScanner> {
   void EmitFrame(int link_type, const uint8_t* frame, size_t length, double time_ms, bool check_duplicate);
   void EmitTick(double now_ms);
 
+  // Length of the buffer being parsed: a corrupt block's fixed fields may lie past its end.
+  size_t buffer_length_ = 0;
+
   // Format.
   bool pcapng_ = false;
   bool little_ = true;

@@ -34,6 +34,8 @@ export class ScanBatchWriter implements ScanSink {
   }
 
   frame(linkType: LinkType, buffer: Buffer, start: number, length: number, timeMs: number, checkDuplicate: boolean): void {
+    // A pcapng simple packet block of 12 bytes implies a negative length: an empty frame, as a subarray of it would be.
+    if (length < 0) length = 0;
     const recordBytes = HEADER_BYTES + padded8(length);
     if (this.used + recordBytes > this.current.length) this.end();
     if (recordBytes > this.current.length) throw new Error(`scan batch: a ${length}-byte frame does not fit a ${this.current.length}-byte batch`);

@@ -319,6 +319,37 @@ describe('native scanner: the same output as the TypeScript scan', { skip }, () 
     }
   });
 
+  /** A pcapng block as writePcapng lays it out, little-endian. */
+  const rawBlock = (type: number, body: Buffer): Buffer => {
+    const length = 12 + ((body.length + 3) & ~3);
+    const out = Buffer.alloc(length);
+    out.writeUInt32LE(type, 0);
+    out.writeUInt32LE(length, 4);
+    body.copy(out, 8);
+    out.writeUInt32LE(length, length - 4);
+    return out;
+  };
+
+  test('pcapng: a simple packet block of 12 bytes (a negative implied length) is an empty frame', async () => {
+    const head = writePcapng([{ interfaces: [{ linkType: 1 }], packets: traffic(51, 'ethernet', 4, 2) }]);
+    const { calls, result } = await assertSameScan(file('spb12.pcapng', Buffer.concat([head, rawBlock(3, Buffer.alloc(0)), head.subarray(48)])));
+    assert.equal(result.read.problem, null);
+    assert.ok(calls.some((call) => call.endsWith(' true ')), 'the empty frame');
+  });
+
+  test('pcapng: a packet block shorter than its fixed fields at the very end of a read', async () => {
+    // SHB and IDB (48 bytes) and two unknown blocks fill the first 2 MiB read up to the last 12 bytes, where a 12-byte EPB sits.
+    const head = writePcapng([{ interfaces: [{ linkType: 1 }], packets: [] }]);
+    assert.equal(head.length, 48);
+    const fill1 = rawBlock(0x0bad, Buffer.alloc(1_048_564));
+    const fill2 = rawBlock(0x0bad, Buffer.alloc((2 << 20) - 12 - 48 - fill1.length - 12));
+    const tail = writePcapng([{ interfaces: [{ linkType: 1 }], packets: traffic(52, 'ethernet', 4, 3) }]);
+    const bytes = Buffer.concat([head, fill1, fill2, rawBlock(6, Buffer.alloc(0)), tail]);
+    assert.equal(bytes.indexOf(rawBlock(6, Buffer.alloc(0)), 48), (2 << 20) - 12);
+    const { result } = await assertSameScan(file('short-epb.pcapng', bytes), { bufferBytes: 2 << 20 });
+    assert.deepEqual(result.read.problem, { offset: (2 << 20) - 12, message: 'packet block claims NaN captured bytes, which does not fit its block length 12' });
+  });
+
   test('bad arguments are TypeErrors naming the argument', () => {
     assert.throws(() => binding!.openCaptureScanner({ format: 'pcapx' as 'pcap', coalesce: true }), /options.format must be 'pcap' or 'pcapng'/);
     const scanner = binding!.openCaptureScanner({ format: 'pcapng', coalesce: true });
