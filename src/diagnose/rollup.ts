@@ -122,6 +122,8 @@ export class ResetRollup {
 
 function rollupKey(draft: ResetDraft, servicePort: number): string {
   const { src, dst } = draft;
-  const sender = [src.ip, src.pod?.namespace, src.pod?.name, src.pod?.container, src.process?.comm].join('/');
-  return [draft.kind, sender, dst.ip, servicePort, draft.sentBy, draft.cause, draft.kernelReason ?? ''].join(' ');
+  const pod = src.pod;
+  // One template per reset, not two arrays joined: `?? ''` stands for what join() makes of null and undefined.
+  const sender = `${src.ip}/${pod?.namespace ?? ''}/${pod?.name ?? ''}/${pod?.container ?? ''}/${src.process?.comm ?? ''}`;
+  return `${draft.kind} ${sender} ${dst.ip} ${servicePort} ${draft.sentBy} ${draft.cause} ${draft.kernelReason ?? ''}`;
 }
