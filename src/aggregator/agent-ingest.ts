@@ -45,8 +45,8 @@ export interface AgentIngestOptions {
   agents: AgentDirectory;
   metrics: AggregatorMetrics;
   log: Logger;
-  /** Called with what each message stored (new findings and rollup updates, as stored). */
-  onStored: (session: AgentSession, changed: StoredChange[]) => void;
+  /** Called once per commit with what it stored (new findings and rollup updates, as stored, in order). */
+  onStored: (changed: StoredChange[]) => void;
   onEvidence?: (findingId: string) => void;
   idleTimeoutMs?: number;
   helloTimeoutMs?: number;
@@ -62,11 +62,15 @@ const COMMIT_WINDOW_MS = 10;
 /** Commit at once (next turn) when this many items wait, whatever the window says. */
 const COMMIT_MAX_ITEMS = 2_000;
 
-/** What a committed write does: ack its socket up to `seq` (one ack per socket per commit), then `after`. */
+/** What a committed write does: ack its socket up to `seq` (one ack per socket per commit), then report what it stored. */
 interface Committed {
   socket: WebSocket;
   seq: number;
-  after: () => void;
+  /** For findings messages: what was stored, and how many items were duplicates. */
+  changed?: StoredChange[];
+  duplicates?: number;
+  /** For evidence messages and refusals. */
+  after?: () => void;
 }
 
 /** ws closes anything above this on its own (1009); up to it we answer with an error and 4413. */
@@ -234,7 +238,34 @@ export class AgentIngest {
     const acks = new Map<WebSocket, number>();
     for (const { socket, seq } of committed) if (seq > (acks.get(socket) ?? -1)) acks.set(socket, seq);
     for (const [socket, seq] of acks) sendAck(socket, seq);
-    for (const { after } of committed) after();
+    this.report(committed);
+  }
+
+  /**
+   * Metrics and onStored once per commit, not per message: a labelled prom-client
+   * increment hashes its labels on every call, and at thousands of messages a second
+   * one call per label per commit is what that costs.
+   */
+  private report(committed: readonly Committed[]): void {
+    const { metrics } = this.options;
+    const changed: StoredChange[] = [];
+    let duplicates = 0;
+    let updates = 0;
+    const nowMs = Date.now();
+    for (const write of committed) {
+      write.after?.();
+      duplicates += write.duplicates ?? 0;
+      for (const change of write.changed ?? []) {
+        changed.push(change);
+        if (change.update) updates += 1;
+        const lagMs = nowMs - Date.parse(change.finding.lastSeen);
+        if (Number.isFinite(lagMs)) metrics.ingestLag.observe(Math.max(0, lagMs) / 1000);
+      }
+    }
+    if (duplicates > 0) metrics.ingestedItems.inc({ kind: 'duplicate' }, duplicates);
+    if (updates > 0) metrics.ingestedItems.inc({ kind: 'update' }, updates);
+    if (changed.length > updates) metrics.ingestedItems.inc({ kind: 'finding' }, changed.length - updates);
+    if (changed.length > 0) this.options.onStored(changed);
   }
 
   private welcome(socket: WebSocket, hello: HelloMessage, log: Logger): AgentSession | null {
@@ -270,22 +301,7 @@ export class AgentIngest {
   /** Stores a batch inside the open transaction; returns what to do once it is committed. */
   private ingestFindings({ socket, session, receivedMs }: PendingWrite, message: FindingsMessage): Committed {
     const result = this.options.store.ingest(session.agentId, message.items, receivedMs);
-    const after = () => {
-      const { metrics } = this.options;
-      if (result.duplicates > 0) metrics.ingestedItems.inc({ kind: 'duplicate' }, result.duplicates);
-      const nowMs = Date.now();
-      let updates = 0;
-      for (const { finding, update } of result.changed) {
-        if (update) updates += 1;
-        const lagMs = nowMs - Date.parse(finding.lastSeen);
-        if (Number.isFinite(lagMs)) metrics.ingestLag.observe(Math.max(0, lagMs) / 1000);
-      }
-      // One increment per label per message (a labelled inc hashes its labels each call).
-      if (updates > 0) metrics.ingestedItems.inc({ kind: 'update' }, updates);
-      if (result.changed.length > updates) metrics.ingestedItems.inc({ kind: 'finding' }, result.changed.length - updates);
-      if (result.changed.length > 0) this.options.onStored(session, result.changed);
-    };
-    return { socket, seq: result.lastSeq, after };
+    return { socket, seq: result.lastSeq, changed: result.changed, duplicates: result.duplicates };
   }
 
   private ingestEvidence({ socket, session, receivedMs }: PendingWrite, message: EvidenceMessage): Committed {

@@ -72,7 +72,7 @@ export class Aggregator {
           metrics: options.metrics,
           log: options.log.child({ component: 'agent-ingest' }),
           idleTimeoutMs: options.idleTimeoutMs,
-          onStored: (_session, changed) => this.afterStored(changed),
+          onStored: (changed) => this.afterStored(changed),
         })
       : null;
     const { http } = options;
@@ -109,11 +109,14 @@ export class Aggregator {
   }
 
   private afterStored(changed: StoredChange[]): void {
+    const resets = new Map<string, { labels: { cause: string; namespace: string; sent_by: string }; added: number }>();
     for (const { finding, update, added } of changed) {
-      this.count(finding, added);
+      this.count(finding, added, resets);
       this.stream.publish(finding, update);
       this.applyDecisions(this.verdicts.observe(finding, update));
     }
+    // One labelled increment per label set of the batch (prom-client hashes the labels on every call).
+    for (const { labels, added } of resets.values()) this.options.metrics.resets?.inc(labels, added);
   }
 
   private applyDecisions(decisions: CrossNodeDecision[]): void {
@@ -126,7 +129,8 @@ export class Aggregator {
     }
   }
 
-  private count(finding: Finding, added: number): void {
+  /** Metrics of one stored finding; reset counts are summed into `resets` by label set. */
+  private count(finding: Finding, added: number, resets: Map<string, { labels: { cause: string; namespace: string; sent_by: string }; added: number }>): void {
     const { metrics } = this.options;
     if (finding.kind === 'pmtu') {
       const toNode = finding.to.node ?? finding.to.ip;
@@ -141,7 +145,10 @@ export class Aggregator {
       return;
     }
     const namespace = finding.src.pod?.namespace ?? finding.dst.pod?.namespace ?? '';
-    metrics.resets?.inc({ cause: finding.cause, namespace, sent_by: finding.sentBy }, added);
+    const key = `${finding.cause}\u0000${namespace}\u0000${finding.sentBy}`;
+    const sum = resets.get(key);
+    if (sum === undefined) resets.set(key, { labels: { cause: finding.cause, namespace, sent_by: finding.sentBy }, added });
+    else sum.added += added;
   }
 
   private enforceRetention(): void {
