@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ResetFinding } from '../../src/protocol/finding';
-import { Lab, labSkipReason, type LabNode, type LabPod } from '../lab/lab';
+import { addGatewayCluster, Lab, labSkipReason, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess } from '../support/agent-process';
 
 /**
@@ -33,11 +33,7 @@ describe('agent in the lab', { skip }, () => {
 
   before(async () => {
     lab = await Lab.create({ prefix: 'agent' });
-    await lab.addFabric();
-    nodeA = await lab.addNode('node-a', { underlayIp: '10.210.0.11', podCidr: '10.244.1.0/24' });
-    nodeB = await lab.addNode('node-b', { underlayIp: '10.210.0.12', podCidr: '10.244.2.0/24' });
-    gateway = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
-    upstream = await lab.addPod(nodeB, { namespace: 'default', name: 'reviews-0', ip: '10.244.2.20' });
+    ({ nodeA, nodeB, gateway, upstream } = await addGatewayCluster(lab));
     [agentA, agentB] = await Promise.all([
       AgentProcess.startInLab(lab, nodeA, ['--node-name', 'node-a', '--listen', '127.0.0.1:7070']),
       AgentProcess.startInLab(lab, nodeB, ['--node-name', 'node-b', '--listen', '127.0.0.1:7070']),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import type { Finding, ResetFinding } from '../../src/protocol/finding';
-import { DEFAULT_FABRIC_IP, Lab, labSkipReason, waitForOutput, type LabFabric, type LabNode, type LabPod } from '../lab/lab';
+import { addGatewayCluster, DEFAULT_FABRIC_IP, Lab, labSkipReason, waitForOutput, type LabFabric, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess, CLI_PATH } from '../support/agent-process';
 
 /**
@@ -63,11 +63,7 @@ describe('agents streaming to an aggregator in the lab', { skip }, () => {
     const tokenFile = path.join(dir, 'token');
     writeFileSync(tokenFile, 'lab-agent-token\n');
     lab = await Lab.create({ prefix: 'stream' });
-    fabric = await lab.addFabric();
-    nodeA = await lab.addNode('node-a', { underlayIp: '10.210.0.11', podCidr: '10.244.1.0/24' });
-    nodeB = await lab.addNode('node-b', { underlayIp: '10.210.0.12', podCidr: '10.244.2.0/24' });
-    gateway = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
-    upstream = await lab.addPod(nodeB, { namespace: 'default', name: 'reviews-0', ip: '10.244.2.20' });
+    ({ fabric, nodeA, nodeB, gateway, upstream } = await addGatewayCluster(lab));
     aggregator = lab.spawn(fabric, process.execPath, [
       CLI_PATH, 'aggregator', '--listen', `${DEFAULT_FABRIC_IP}:${apiPort}`, '--db', path.join(dir, 'lab.db'), '--token-file', tokenFile, '--cross-node-grace-ms', '2000',
     ]);

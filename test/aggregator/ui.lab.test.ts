@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { ResetFinding } from '../../src/protocol/finding';
-import { Lab, labSkipReason, type LabNode, type LabPod } from '../lab/lab';
+import { addGatewayCluster, Lab, labSkipReason, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess } from '../support/agent-process';
 import { artifactPath, chromiumSkipReason, launchChromium, watchPageErrors, type LaunchedBrowser } from './ui-browser';
 
@@ -62,17 +62,14 @@ describe('web UI of a standalone agent in the lab', { skip }, () => {
 
   before(async () => {
     lab = await Lab.create({ prefix: 'uilab' });
-    await lab.addFabric();
-    const nodeA = await lab.addNode('node-a', { underlayIp: '10.210.0.11', podCidr: '10.244.1.0/24' });
-    nodeB = await lab.addNode('node-b', { underlayIp: '10.210.0.12', podCidr: '10.244.2.0/24' });
-    gateway = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
-    reviews = await lab.addPod(nodeB, { namespace: 'default', name: 'reviews-0', ip: '10.244.2.20' });
+    const cluster = await addGatewayCluster(lab);
+    ({ nodeB, gateway, upstream: reviews } = cluster);
     cart = await lab.addPod(nodeB, { namespace: 'shop', name: 'cart-0', ip: '10.244.2.30' });
     agent = await AgentProcess.startInLab(lab, nodeB, [
       '--node-name', 'node-b',
       '--listen', '127.0.0.1:7070',
       // Both nodes' CNI state, as a cluster-wide view would give: the gateway on node-a is named too.
-      '--cni-cache-dir', lab.cniDir(nodeA),
+      '--cni-cache-dir', lab.cniDir(cluster.nodeA),
       '--cni-cache-dir', lab.cniDir(nodeB),
       '--db', path.join(lab.dir, 'findings.db'),
     ]);
