@@ -6,7 +6,7 @@ import type { CaptureReadSummary } from '../capture-file/types';
 import { decodeFrame } from '../decode/decode';
 import { ResetAnalyzer } from '../diagnose/reset-analyzer';
 import type { ResetFinding } from '../protocol/finding';
-import { scanCaptureFile, type ScanOptions, type ScanSink } from './capture-scan';
+import type { ScanOptions, ScanSink } from './capture-scan';
 import { scanInWorker } from './scan-thread';
 
 export interface CaptureAnalysisOptions {
@@ -89,7 +89,11 @@ export async function analyzeCaptureFile(path: string, options: CaptureAnalysisO
   };
 
   const scanOptions: ScanOptions = { coalesce: options.coalesce, onProgress: options.onProgress };
-  const scan = options.scanThread === 'main' ? await scanCaptureFile(path, diagnosis, scanOptions) : await scanInWorker(path, diagnosis, scanOptions);
+  // The scan's modules (reader, native scanner) load on this thread only when it scans here.
+  const scan =
+    options.scanThread === 'main'
+      ? await (require('./capture-scan') as typeof import('./capture-scan')).scanCaptureFile(path, diagnosis, scanOptions)
+      : await scanInWorker(path, diagnosis, scanOptions);
   if (scan.lastPacketMs !== null) analyzer.tick(scan.lastPacketMs, true);
   return {
     path,
