@@ -73,4 +73,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE agent_seqs (agent_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO agent_seqs (agent_id, last_seq) SELECT agent_id, last_seq FROM agents WHERE last_seq > 0;
   `,
+  // 4: the item log is appended in the order items arrive, so its rowids already follow
+  // received_ms: retention walks it by rowid from the start, and the index on
+  // received_ms (one more B-tree insert per streamed item) goes.
+  `
+  DROP INDEX IF EXISTS items_received;
+  `,
 ];

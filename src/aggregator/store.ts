@@ -130,10 +130,11 @@ export class FindingStore {
       insertEvidence: db.prepare('INSERT OR REPLACE INTO evidence (finding_id, pcapng, bytes, received_ms) VALUES (?, ?, ?, ?)'),
       getEvidence: db.prepare<[string], { pcapng: Buffer }>('SELECT pcapng FROM evidence WHERE finding_id = ?'),
       deleteOlder: db.prepare('DELETE FROM findings WHERE last_seen_ms < ?'),
-      deleteItemsOlder: db.prepare('DELETE FROM items WHERE received_ms < ?'),
+      // Items are appended as they arrive (rowid order is received order): the ones before the first item at or after the cutoff.
+      deleteItemsOlder: db.prepare('DELETE FROM items WHERE rowid < coalesce((SELECT rowid FROM items WHERE received_ms >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM items))'),
       deleteEvidenceOrphans: db.prepare('DELETE FROM evidence WHERE finding_id NOT IN (SELECT id FROM findings)'),
       deleteOldest: db.prepare('DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_seen_ms ASC LIMIT ?)'),
-      deleteOldestItems: db.prepare('DELETE FROM items WHERE rowid IN (SELECT rowid FROM items ORDER BY received_ms ASC LIMIT ?)'),
+      deleteOldestItems: db.prepare('DELETE FROM items WHERE rowid IN (SELECT rowid FROM items ORDER BY rowid ASC LIMIT ?)'),
       countFindings: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM findings'),
       latestPmtu: db.prepare<[], FindingRow>(
         `SELECT f.json, f.patch FROM findings f

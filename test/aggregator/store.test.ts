@@ -171,7 +171,7 @@ describe('FindingStore (real SQLite file)', () => {
       const nowMs = Date.now();
       const old = new Date(nowMs - 2 * 3_600_000).toISOString();
       const stale = resetFinding({ time: old, lastSeen: old });
-      store.ingest('a', [{ seq: 1, update: false, finding: stale }]);
+      store.ingest('a', [{ seq: 1, update: false, finding: stale }], nowMs - 2 * 3_600_000);
       const bulky = Array.from({ length: 800 }, (_, index) => {
         const time = new Date(nowMs - 600_000 + index * 100).toISOString();
         return { seq: index + 2, update: false, finding: resetFinding({ time, lastSeen: time, evidence: ['x'.repeat(1500)] }) };
@@ -185,6 +185,23 @@ describe('FindingStore (real SQLite file)', () => {
       const newest = bulky.at(-1)!.finding.id;
       assert.notEqual(store.get(newest), null, 'the newest findings stay');
       assert.equal(store.get(bulky[0].finding.id), null, 'the oldest go first');
+    } finally {
+      store.close();
+    }
+  });
+
+  test('retention by age clears the item log up to the first item received since the cutoff', () => {
+    const store = FindingStore.open(path.join(dir, 'item-retention.db'), { retentionMs: 3_600_000 });
+    try {
+      const nowMs = Date.now();
+      const finding = () => ({ update: false, finding: resetFinding() });
+      store.ingest('early', [1, 2, 3].map((seq) => ({ seq, ...finding() })), nowMs - 2 * 3_600_000);
+      store.ingest('late', [1, 2].map((seq) => ({ seq, ...finding() })), nowMs - 60_000);
+      store.ingest('early', [4].map((seq) => ({ seq, ...finding() })), nowMs - 30_000);
+      store.enforceRetention(nowMs);
+      assert.equal(store.itemCount('early'), 1, 'the three items received two hours ago are gone; the recent one stays');
+      assert.equal(store.itemCount('late'), 2);
+      assert.equal(store.lastSeq('early'), 4, 'the agent\'s last seq is kept apart from the log');
     } finally {
       store.close();
     }
