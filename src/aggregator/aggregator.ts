@@ -54,6 +54,7 @@ export class Aggregator {
   private readonly pmtuBlackHoles = new Map<string, boolean>();
   private timers: NodeJS.Timeout[] = [];
   private checkpointer: WalCheckpointer | null = null;
+  private stopped: Promise<void> | null = null;
 
   constructor(private readonly options: AggregatorOptions) {
     this.log = options.log.child({ component: 'aggregator' });
@@ -94,7 +95,7 @@ export class Aggregator {
     this.timers.push(setInterval(() => this.applyDecisions(this.verdicts.tick()), VERDICT_TICK_MS));
     this.timers.push(setInterval(() => this.enforceRetention(), this.options.retentionEveryMs ?? 60_000));
     this.enforceRetention();
-    signal.addEventListener('abort', () => this.stop(), { once: true });
+    signal.addEventListener('abort', () => void this.stop(), { once: true });
   }
 
   /** Standalone agent: a finding from this process, stored and streamed like an agent's. */
@@ -160,12 +161,22 @@ export class Aggregator {
     }
   }
 
-  stop(): void {
+  /**
+   * Commits and acks what is pending, closes the connections, and waits for the WAL
+   * checkpointer's last checkpoint and close, so the store's files are quiet when it
+   * resolves. Once; later calls wait for the first.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     this.ingest?.stop();
     this.stream.stop();
-    void this.checkpointer?.stop();
+    await this.checkpointer?.stop();
     this.checkpointer = null;
   }
 }

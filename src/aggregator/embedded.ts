@@ -58,6 +58,7 @@ export class EmbeddedAggregatorSink implements FindingSink {
 
   async stop(): Promise<void> {
     this.controller.abort();
+    await this.aggregator.stop();
     this.store.close();
     if (this.temporaryDb !== null) {
       // Ours alone: a temporary store goes with the process (WAL and shared-memory files too).

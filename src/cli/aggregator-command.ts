@@ -153,7 +153,7 @@ async function runAggregator(flags: AggregatorFlags): Promise<void> {
     if (!flags.json) process.stderr.write(`rstprobe aggregator on ${scheme}://${address.address}:${address.port} (agents: /api/v1/agents, UI: /); Ctrl-C stops\n`);
     await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   } finally {
-    aggregator.stop();
+    await aggregator.stop();
     await watcher?.stop();
     await http.stop();
     store.close();

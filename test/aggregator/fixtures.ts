@@ -132,6 +132,7 @@ export async function startAggregator(
     baseUrl: `http://127.0.0.1:${address.port}`,
     async stop() {
       controller.abort();
+      await aggregator.stop();
       await http.stop();
       store.close();
     },

@@ -127,7 +127,7 @@ describe('web UI against a real aggregator, in Chromium', { skip }, () => {
   }
 
   async function stopAggregator(): Promise<void> {
-    aggregator?.stop(); // closes the stream's WebSockets, which the HTTP server cannot
+    await aggregator?.stop(); // closes the stream's WebSockets, which the HTTP server cannot
     await http?.stop();
     store?.close();
     http = null;
@@ -354,7 +354,7 @@ describe('web UI behind an API token, in Chromium', { skip }, () => {
 
   after(async () => {
     await launched?.close();
-    aggregator?.stop();
+    await aggregator?.stop();
     await http?.stop();
     store?.close();
     fs.rmSync(dir, { recursive: true, force: true });
