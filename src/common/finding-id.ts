@@ -1,3 +1,5 @@
+let uuidV7: (() => string) | undefined;
+
 /**
  * A new finding's id: a UUIDv7 (RFC 9562 §5.7), whose first 48 bits are the Unix time
  * in ms. Ids made at about the same time sort together, so the aggregator's primary-key
@@ -10,5 +12,3 @@ export function newFindingId(): string {
   uuidV7 ??= (require('uuid') as typeof import('uuid')).v7;
   return uuidV7();
 }
-
-let uuidV7: (() => string) | undefined;
