@@ -16,6 +16,7 @@
 #include "addon.h"
 #include "arguments.h"
 #include "errors.h"
+#include "readable_callback.h"
 
 namespace rstprobe {
 
@@ -280,7 +281,7 @@ Napi::Value PacketRing::Start(const Napi::CallbackInfo& info) {
   Napi::Function on_error = RequireFunction(info[1], "onError");
   if (polled_ == nullptr) ThrowErrno(env, "start", EBADF);
   if (started_) ThrowErrno(env, "start", EBUSY);
-  int start_errno = polled_->Start(&PacketRing::OnReadable, this);
+  int start_errno = polled_->Start(&CallHandleReadable<PacketRing>, this);
   if (start_errno != 0) ThrowErrno(env, "uv_poll_start", start_errno);
   on_batch_ = Napi::Persistent(on_batch);
   on_error_ = Napi::Persistent(on_error);
@@ -448,17 +449,6 @@ size_t PacketRing::CopyAndReleaseBlocks(size_t block_count, uint8_t* out) {
     next_block_ = (next_block_ + 1) % block_count_;
   }
   return copied;
-}
-
-void PacketRing::OnReadable(void* owner, int status) {
-  PacketRing* ring = static_cast<PacketRing*>(owner);
-  Napi::Env env = ring->Env();
-  try {
-    Napi::HandleScope scope(env);
-    ring->HandleReadable(status);
-  } catch (const Napi::Error& error) {
-    ReportUncaught(env, error);
-  }
 }
 
 void PacketRing::HandleReadable(int status) {

@@ -32,7 +32,8 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value StormCounts(const Napi::CallbackInfo& info);
 
-  static void OnReadable(void* owner, int status);
+  template <typename Owner>
+  friend void CallHandleReadable(void* owner, int status);
   void HandleReadable(int status);
   // Counts the ready blocks (from next_block_) that fit one batch.
   size_t CountBatch(size_t* record_bytes, size_t* frame_count) const;

@@ -8,6 +8,7 @@
 #include "addon.h"
 #include "arguments.h"
 #include "errors.h"
+#include "readable_callback.h"
 
 namespace rstprobe {
 
@@ -51,7 +52,7 @@ PollReader::PollReader(const Napi::CallbackInfo& info)
       env, "rstprobe.PollReader", Napi::Object::New(env));
   // Last: from here on the loop holds `this`, so nothing below may throw
   // without undoing it.
-  int start_errno = polled_->Start(&PollReader::OnReadable, this);
+  int start_errno = polled_->Start(&CallHandleReadable<PollReader>, this);
   if (start_errno != 0) {
     polled_->Close();
     polled_ = nullptr;
@@ -78,17 +79,6 @@ void PollReader::Release(bool from_js) {
     on_data_.Reset();
     on_error_.Reset();
     Unref();
-  }
-}
-
-void PollReader::OnReadable(void* owner, int status) {
-  PollReader* reader = static_cast<PollReader*>(owner);
-  Napi::Env env = reader->Env();
-  try {
-    Napi::HandleScope scope(env);
-    reader->HandleReadable(status);
-  } catch (const Napi::Error& error) {
-    ReportUncaught(env, error);
   }
 }
 

@@ -27,7 +27,8 @@ class PollReader : public Napi::ObjectWrap<PollReader> {
  private:
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  static void OnReadable(void* owner, int status);
+  template <typename Owner>
+  friend void CallHandleReadable(void* owner, int status);
   void HandleReadable(int status);
   void Release(bool from_js);
   void Fail(const Napi::Error& error);
