@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Finding, ResetFinding } from '../../src/protocol/finding';
-import { Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
+import { addGatewayCluster, Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess, CLI_PATH } from '../support/agent-process';
 import { readAllPackets, readWithPcapParser, tsharkFields, tsharkSkipReason } from '../support/capture-readers';
 
@@ -62,11 +62,7 @@ describe('analyze: lab recordings give the live agents\' verdicts', { skip }, ()
 
   before(async () => {
     lab = await Lab.create({ prefix: 'analyze' });
-    await lab.addFabric();
-    nodeA = await lab.addNode('node-a', { underlayIp: '10.210.0.11', podCidr: '10.244.1.0/24' });
-    nodeB = await lab.addNode('node-b', { underlayIp: '10.210.0.12', podCidr: '10.244.2.0/24' });
-    gateway = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
-    upstream = await lab.addPod(nodeB, { namespace: 'default', name: 'reviews-0', ip: '10.244.2.20' });
+    ({ nodeA, nodeB, gateway, upstream } = await addGatewayCluster(lab));
     // The captures start first, so they hold everything the agents see.
     // --immediate-mode: libpcap otherwise holds packets in the ring for up to its 1 s timeout, and SIGINT loses them.
     tcpdumpB = lab.spawn(nodeB, 'tcpdump', ['-i', 'any', '--immediate-mode', '-U', '-n', '-w', pcapB, 'tcp']);
@@ -159,6 +155,11 @@ describe('analyze: lab recordings give the live agents\' verdicts', { skip }, ()
     assert.match(resets[0][2], new RegExp(`rstprobe finding ${finding.id}: not-listening`));
     const syns = await tsharkFields(file, ['ip.src'], 'tcp.flags.syn==1');
     assert.deepEqual(syns.map((row) => row[0]), [gateway.ip], 'the SYN the RST answered is in the capture too');
+    // Byte for byte what was on the wire: every packet's IP bytes are in tcpdump's recording on the same node.
+    const recorded = (await readAllPackets(pcapB)).packets.map((packet) => packet.hex);
+    const kept = (await readAllPackets(file)).packets;
+    assert.ok(kept.length >= 2);
+    for (const packet of kept) assert.ok(recorded.some((hex) => hex.includes(packet.hex)), `evidence packet ${packet.hex} is not in tcpdump's recording`);
     // The standalone agent's API serves the same bytes.
     const { stdout } = await lab.exec(nodeB, [
       process.execPath,

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readCpuThrottling } from '../../src/diagnose/cpu-throttling';
 import type { Finding, ResetFinding } from '../../src/protocol/finding';
-import { Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
+import { addGatewayCluster, Lab, labSkipReason, waitForOutput, type LabNode, type LabPod } from '../lab/lab';
 import { AgentProcess } from '../support/agent-process';
 import { networkPolicyJson, nodeJson, podJson, serviceJson } from '../support/kube-api-server';
 import { KubeApiServerProcess } from '../support/kube-api-server-process';
@@ -68,11 +68,7 @@ describe('diagnosis of every cause in the lab', { skip }, () => {
   before(async () => {
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rstprobe-diag-'));
     lab = await Lab.create({ prefix: 'diag' });
-    await lab.addFabric();
-    nodeA = await lab.addNode('node-a', { underlayIp: '10.210.0.11', podCidr: '10.244.1.0/24' });
-    nodeB = await lab.addNode('node-b', { underlayIp: '10.210.0.12', podCidr: '10.244.2.0/24' });
-    gateway = await lab.addPod(nodeA, { namespace: 'istio-system', name: 'gateway-0', ip: '10.244.1.10' });
-    upstream = await lab.addPod(nodeB, { namespace: 'default', name: 'reviews-0', ip: '10.244.2.20' });
+    ({ nodeA, nodeB, gateway, upstream } = await addGatewayCluster(lab));
     ratings = await lab.addPod(nodeB, { namespace: 'default', name: 'ratings-0', ip: '10.244.2.40' });
 
     // The API server listens on node-b's underlay address, reachable from both nodes through the fabric.
