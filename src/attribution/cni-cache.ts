@@ -353,7 +353,9 @@ export class CniCacheWatcher extends EventEmitter {
     const claims = new Map<string, Claim>();
     for (const [ip, { containerId }] of winners) {
       const entry = sandboxes.get(containerId)!;
-      claims.set(ip, { owner: ownerOf(containerId, entry.facts, entry.nodeName), fromMs: entry.firstMs });
+      // From the whole ms of the mtime (which has ns digits): a lookup at Date.now(), an integer,
+      // within the ms the files were written would otherwise find the address not yet held.
+      claims.set(ip, { owner: ownerOf(containerId, entry.facts, entry.nodeName), fromMs: Math.floor(entry.firstMs) });
     }
     return claims;
   }

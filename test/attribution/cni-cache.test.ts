@@ -54,6 +54,8 @@ describe('CniCacheWatcher with real files', () => {
     assert.deepEqual(owner, { kind: 'pod', key: 'uid-web-0', pod: { namespace: 'shop', name: 'web-0', uid: 'uid-web-0' }, node: 'node-a', service: null });
     assert.equal(ipMap.lookup('fd00:244:1::10', Date.now())?.pod?.name, 'web-0');
     assert.ok(Math.abs(ipMap.history('10.244.1.10')[0].fromMs - writtenAtMs) < 1_000, 'held since the files were written, not since we read them');
+    // A lookup in the very ms of the write (Date.now() is a whole ms, the mtime has ns digits) finds it too.
+    assert.equal(ipMap.lookup('10.244.1.10', Math.floor(Math.min(...written.map((file) => fs.statSync(file).mtimeMs))))?.pod?.name, 'web-0');
     const facts = cni.podNetwork('uid-web-0');
     assert.equal(facts?.netnsPath, '/var/run/netns/cni-web-0');
     assert.equal(facts?.hostIfname, 'veth-web-0');
