@@ -43,7 +43,7 @@ async function main(): Promise<void> {
 
   if (only === undefined || only === 'background') {
     const runs = await runBackgroundCost(10);
-    console.log('\nBackground cost: iperf3 between two pod namespaces, 10 s each');
+    console.log('\nBackground cost: iperf3 between two pod namespaces, 10 s each, three rounds in turn (medians)');
     console.table(
       Object.fromEntries(
         runs.map((run) => [run.label, { 'Gbit/s': run.gbitPerS.toFixed(2), 'of baseline': `${((run.gbitPerS / runs[0].gbitPerS) * 100).toFixed(1)}%`, 'agent CPU s': run.agentCpuS?.toFixed(2) ?? '-' }]),
