@@ -51,7 +51,8 @@ function encodeOptions(options: Array<[number, Buffer]>): Buffer {
   return out;
 }
 
-function block(type: number, body: Buffer): Buffer {
+/** One pcapng block, little-endian: type, total length, the body padded to 4 bytes, total length again. */
+export function pcapngBlock(type: number, body: Buffer): Buffer {
   const length = 12 + pad4(body.length);
   const out = Buffer.alloc(length);
   out.writeUInt32LE(type, 0);
@@ -69,14 +70,14 @@ export function encodePcapng(capture: PcapngCapture): Buffer {
   shb.writeUInt16LE(1, 4); // major version
   shb.writeUInt16LE(0, 6); // minor version
   shb.writeBigInt64LE(-1n, 8); // section length not given
-  const parts = [block(SHB, Buffer.concat([shb, encodeOptions(comment(capture.comment))]))];
+  const parts = [pcapngBlock(SHB, Buffer.concat([shb, encodeOptions(comment(capture.comment))]))];
 
   const idb = Buffer.alloc(8);
   idb.writeUInt16LE(capture.linkType, 0);
   idb.writeUInt32LE(capture.snapBytes, 4);
   const idbOptions: Array<[number, Buffer]> = [[IF_TSRESOL, Buffer.from([NANOSECONDS])]];
   if (capture.interfaceName !== undefined) idbOptions.unshift([IF_NAME, Buffer.from(capture.interfaceName, 'utf8')]);
-  parts.push(block(IDB, Buffer.concat([idb, encodeOptions(idbOptions)])));
+  parts.push(pcapngBlock(IDB, Buffer.concat([idb, encodeOptions(idbOptions)])));
 
   for (const packet of capture.packets) {
     const head = Buffer.alloc(20);
@@ -87,7 +88,7 @@ export function encodePcapng(capture: PcapngCapture): Buffer {
     head.writeUInt32LE(packet.originalBytes ?? packet.bytes.length, 16);
     const data = Buffer.alloc(pad4(packet.bytes.length));
     data.set(packet.bytes);
-    parts.push(block(EPB, Buffer.concat([head, data, encodeOptions(comment(packet.comment))])));
+    parts.push(pcapngBlock(EPB, Buffer.concat([head, data, encodeOptions(comment(packet.comment))])));
   }
   return Buffer.concat(parts);
 }

@@ -8,20 +8,11 @@ import { OfflineAttributor } from '../../src/analyze/offline-attributor';
 import { IpOwnershipMap } from '../../src/attribution/ip-map';
 import { writePcap, type FixturePacket } from '../support/capture-writer';
 import { buildTcp, type TcpFlagName } from '../support/packet-builder';
+import { seededRandom } from './scan-fixtures';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rstprobe-coalesce-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Many interleaved connections with what changes verdicts: idle gaps longer and
@@ -30,7 +21,7 @@ function random(seed: number): () => number {
  * packets one TTL lower (a capture on two interfaces).
  */
 function scenario(seed: number): FixturePacket[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const events: Array<{ timeMs: number; frame: Uint8Array }> = [];
   for (let connection = 0; connection < 60; connection++) {
     const client = `10.1.0.${1 + (connection % 20)}`;

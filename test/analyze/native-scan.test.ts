@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { scanCaptureFile, type ScanOptions, type ScanSink } from '../../src/analyze/capture-scan';
+import { scanCaptureFile, type ScanOptions } from '../../src/analyze/capture-scan';
 import { loadScanBinding } from '../../src/analyze/native-scan';
+import { pcapngBlock } from '../../src/evidence/pcapng-writer';
 import { writePcap, writePcapng, type FixturePacket } from '../support/capture-writer';
 import { buildTcp, buildUdp, type LinkKind, type TcpFlagName } from '../support/packet-builder';
+import { CAPTURE_FIXTURES, captureDir, recordingSink, seededRandom } from './scan-fixtures';
 
 /**
  * The native scanner (native/src/capture_scan.cc) against the TypeScript scan it
@@ -18,44 +18,20 @@ import { buildTcp, buildUdp, type LinkKind, type TcpFlagName } from '../support/
 const binding = loadScanBinding();
 const skip = binding === null ? 'the native addon is not built (npm run build)' : undefined;
 
-const dir = mkdtempSync(path.join(tmpdir(), 'rstprobe-native-scan-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const file = (name: string, bytes: Buffer): string => {
-  const where = path.join(dir, name);
-  writeFileSync(where, bytes);
-  return where;
-};
-const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/captures');
-
-function recorder(calls: string[]): ScanSink {
-  return {
-    frame: (linkType, buffer, start, length, timeMs, checkDuplicate) => void calls.push(`${linkType} ${timeMs} ${checkDuplicate} ${buffer.subarray(start, start + length).toString('hex')}`),
-    tick: (nowMs) => void calls.push(`tick ${nowMs}`),
-  };
-}
+const { file } = captureDir('rstprobe-native-scan-');
 
 /** Scans with both scanners; asserts the same calls and result; returns them. */
 async function assertSameScan(where: string, options: ScanOptions = {}): Promise<{ calls: string[]; result: Awaited<ReturnType<typeof scanCaptureFile>> }> {
   const reference: string[] = [];
   const native: string[] = [];
-  const expected = await scanCaptureFile(where, recorder(reference), { ...options, scanner: 'typescript' });
-  const actual = await scanCaptureFile(where, recorder(native), { ...options, scanner: 'native' });
+  const expected = await scanCaptureFile(where, recordingSink(reference), { ...options, scanner: 'typescript' });
+  const actual = await scanCaptureFile(where, recordingSink(native), { ...options, scanner: 'native' });
   assert.equal(native.length, reference.length, 'as many calls');
   for (let index = 0; index < reference.length; index++) assert.equal(native[index], reference[index], `call ${index}`);
   assert.deepEqual(actual, expected);
   return { calls: native, result: actual };
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Interleaved connections with everything the scan distinguishes: handshakes,
@@ -63,7 +39,7 @@ function random(seed: number): () => number {
  * second copies one TTL lower or higher, and some UDP. IPv4 or IPv6, framed for `link`.
  */
 function traffic(seed: number, link: LinkKind, family: 4 | 6, connections = 30, extra: { vlanIds?: number[] } = {}): FixturePacket[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const events: Array<{ timeMs: number; frame: Uint8Array }> = [];
   for (let connection = 0; connection < connections; connection++) {
     const client = family === 4 ? `10.1.${connection >> 8}.${1 + (connection & 0x7f)}` : `fd00::1:${connection.toString(16)}`;
@@ -199,8 +175,8 @@ describe('native scanner: the same output as the TypeScript scan', { skip }, () 
   });
 
   test('recorded captures: tcpdump (SLL2) and dumpcap pcapng', async () => {
-    await assertSameScan(path.join(FIXTURES, 'node-b-any-tcpdump.pcap'));
-    await assertSameScan(path.join(FIXTURES, 'node-a-any-dumpcap.pcapng'));
+    await assertSameScan(path.join(CAPTURE_FIXTURES, 'node-b-any-tcpdump.pcap'));
+    await assertSameScan(path.join(CAPTURE_FIXTURES, 'node-a-any-dumpcap.pcapng'));
   });
 
   describe('corrupt and cut-off files: the same problem, offset and message, and the same packets before it', () => {
@@ -319,20 +295,10 @@ describe('native scanner: the same output as the TypeScript scan', { skip }, () 
     }
   });
 
-  /** A pcapng block as writePcapng lays it out, little-endian. */
-  const rawBlock = (type: number, body: Buffer): Buffer => {
-    const length = 12 + ((body.length + 3) & ~3);
-    const out = Buffer.alloc(length);
-    out.writeUInt32LE(type, 0);
-    out.writeUInt32LE(length, 4);
-    body.copy(out, 8);
-    out.writeUInt32LE(length, length - 4);
-    return out;
-  };
 
   test('pcapng: a simple packet block of 12 bytes (a negative implied length) is an empty frame', async () => {
     const head = writePcapng([{ interfaces: [{ linkType: 1 }], packets: traffic(51, 'ethernet', 4, 2) }]);
-    const { calls, result } = await assertSameScan(file('spb12.pcapng', Buffer.concat([head, rawBlock(3, Buffer.alloc(0)), head.subarray(48)])));
+    const { calls, result } = await assertSameScan(file('spb12.pcapng', Buffer.concat([head, pcapngBlock(3, Buffer.alloc(0)), head.subarray(48)])));
     assert.equal(result.read.problem, null);
     assert.ok(calls.some((call) => call.endsWith(' true ')), 'the empty frame');
   });
@@ -341,11 +307,11 @@ describe('native scanner: the same output as the TypeScript scan', { skip }, () 
     // SHB and IDB (48 bytes) and two unknown blocks fill the first 2 MiB read up to the last 12 bytes, where a 12-byte EPB sits.
     const head = writePcapng([{ interfaces: [{ linkType: 1 }], packets: [] }]);
     assert.equal(head.length, 48);
-    const fill1 = rawBlock(0x0bad, Buffer.alloc(1_048_564));
-    const fill2 = rawBlock(0x0bad, Buffer.alloc((2 << 20) - 12 - 48 - fill1.length - 12));
+    const fill1 = pcapngBlock(0x0bad, Buffer.alloc(1_048_564));
+    const fill2 = pcapngBlock(0x0bad, Buffer.alloc((2 << 20) - 12 - 48 - fill1.length - 12));
     const tail = writePcapng([{ interfaces: [{ linkType: 1 }], packets: traffic(52, 'ethernet', 4, 3) }]);
-    const bytes = Buffer.concat([head, fill1, fill2, rawBlock(6, Buffer.alloc(0)), tail]);
-    assert.equal(bytes.indexOf(rawBlock(6, Buffer.alloc(0)), 48), (2 << 20) - 12);
+    const bytes = Buffer.concat([head, fill1, fill2, pcapngBlock(6, Buffer.alloc(0)), tail]);
+    assert.equal(bytes.indexOf(pcapngBlock(6, Buffer.alloc(0)), 48), (2 << 20) - 12);
     const { result } = await assertSameScan(file('short-epb.pcapng', bytes), { bufferBytes: 2 << 20 });
     assert.deepEqual(result.read.problem, { offset: (2 << 20) - 12, message: 'packet block claims NaN captured bytes, which does not fit its block length 12' });
   });

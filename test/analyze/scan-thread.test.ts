@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { analyzeCaptureFile } from '../../src/analyze/capture-analysis';
 import { scanCaptureFile, type ScanSink } from '../../src/analyze/capture-scan';
@@ -13,23 +11,9 @@ import { IpOwnershipMap } from '../../src/attribution/ip-map';
 import { CaptureFileError } from '../../src/common/errors';
 import { writePcap, writePcapng, type FixturePacket } from '../support/capture-writer';
 import { buildTcp } from '../support/packet-builder';
+import { CAPTURE_FIXTURES, captureDir, recordingSink } from './scan-fixtures';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'rstprobe-scan-thread-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const file = (name: string, bytes: Buffer): string => {
-  const where = path.join(dir, name);
-  writeFileSync(where, bytes);
-  return where;
-};
-const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/captures');
-
-/** Every call a sink gets, frames as hex. */
-function recorder(calls: string[]): ScanSink {
-  return {
-    frame: (linkType, buffer, start, length, timeMs, checkDuplicate) => void calls.push(`${linkType} ${timeMs} ${checkDuplicate} ${buffer.subarray(start, start + length).toString('hex')}`),
-    tick: (nowMs) => void calls.push(`tick ${nowMs}`),
-  };
-}
+const { dir, file } = captureDir('rstprobe-scan-thread-');
 
 /** 300 connections of 40 segments each, ending in RSTs, over ~30 s of capture: many batches, ticks and held frames. */
 function busyCapture(): FixturePacket[] {
@@ -64,16 +48,16 @@ describe('scan on a worker thread', () => {
     ['pcap', () => file('busy.pcap', writePcap(busy, { linkType: 1 }))],
     ['pcapng', () => file('busy.pcapng', writePcapng([{ interfaces: [{ linkType: 1 }], packets: busy }]))],
     ['gzip pcap', () => file('busy.pcap.gz', gzipSync(writePcap(busy, { linkType: 1 })))],
-    ['tcpdump recording (SLL2)', () => path.join(FIXTURES, 'node-b-any-tcpdump.pcap')],
-    ['dumpcap recording', () => path.join(FIXTURES, 'node-a-any-dumpcap.pcapng')],
+    ['tcpdump recording (SLL2)', () => path.join(CAPTURE_FIXTURES, 'node-b-any-tcpdump.pcap')],
+    ['dumpcap recording', () => path.join(CAPTURE_FIXTURES, 'node-a-any-dumpcap.pcapng')],
   ];
   for (const [name, where] of cases) {
     test(`${name}: the sink sees the same calls, in the same order, as on this thread; the same result`, async () => {
       const capture = where();
       const onThread: string[] = [];
       const onWorker: string[] = [];
-      const here = await scanCaptureFile(capture, recorder(onThread));
-      const there = await scanInWorker(capture, recorder(onWorker));
+      const here = await scanCaptureFile(capture, recordingSink(onThread));
+      const there = await scanInWorker(capture, recordingSink(onWorker));
       assert.ok(onThread.length > 10, `${onThread.length} calls`);
       assert.deepEqual(onWorker, onThread);
       assert.deepEqual(there, here);
@@ -94,12 +78,12 @@ describe('scan on a worker thread', () => {
   test('a worker started ahead of time takes the next job (the same calls), the one after gets a worker of its own', async () => {
     const capture = file('prestarted.pcap', writePcap(busy, { linkType: 1 }));
     const onThread: string[] = [];
-    await scanCaptureFile(capture, recorder(onThread));
+    await scanCaptureFile(capture, recordingSink(onThread));
     prestartScanWorker();
     await new Promise((resolve) => setTimeout(resolve, 200)); // let it start and wait for its job
     for (let run = 0; run < 2; run++) {
       const onWorker: string[] = [];
-      await scanInWorker(capture, recorder(onWorker));
+      await scanInWorker(capture, recordingSink(onWorker));
       assert.deepEqual(onWorker, onThread, `run ${run}`);
     }
   });
@@ -113,20 +97,20 @@ describe('scan on a worker thread', () => {
   test('a cut-off file: the problem with its byte offset comes back from the worker, with the packets before it', async () => {
     const bytes = writePcap(busy, { linkType: 1 });
     const capture = file('cut.pcap', bytes.subarray(0, bytes.length - 5));
-    const here = await scanCaptureFile(capture, recorder([]));
-    const there = await scanInWorker(capture, recorder([]));
+    const here = await scanCaptureFile(capture, recordingSink([]));
+    const there = await scanInWorker(capture, recordingSink([]));
     assert.equal(there.read.problem?.offset, bytes.length - 16 - busy[busy.length - 1].frame.length);
     assert.deepEqual(there, here);
   });
 
   test('a file that is not a capture: the worker\'s CaptureFileError, same message', async () => {
     const capture = file('text.pcap', Buffer.from('not a capture file'));
-    await assert.rejects(scanInWorker(capture, recorder([])), (err: unknown) => {
+    await assert.rejects(scanInWorker(capture, recordingSink([])), (err: unknown) => {
       assert.ok(err instanceof CaptureFileError);
       assert.match(err.message, /byte 0: not a pcap or pcapng file \(magic 6e6f7420\)/);
       return true;
     });
-    await assert.rejects(scanInWorker(path.join(dir, 'missing.pcap'), recorder([])), (err: unknown) => err instanceof CaptureFileError && /cannot open/.test(err.message));
+    await assert.rejects(scanInWorker(path.join(dir, 'missing.pcap'), recordingSink([])), (err: unknown) => err instanceof CaptureFileError && /cannot open/.test(err.message));
   });
 
   test('an error in the sink stops the worker and rejects with that error', async () => {
