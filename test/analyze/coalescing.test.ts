@@ -7,12 +7,11 @@ import { analyzeCaptureFile } from '../../src/analyze/capture-analysis';
 import { OfflineAttributor } from '../../src/analyze/offline-attributor';
 import { IpOwnershipMap } from '../../src/attribution/ip-map';
 import { writePcap, type FixturePacket } from '../support/capture-writer';
-import { buildTcp, type TcpFlagName } from '../support/packet-builder';
-import { seededRandom } from './scan-fixtures';
+import type { TcpFlagName } from '../support/packet-builder';
+import { seededRandom, TcpConversation } from './scan-fixtures';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rstprobe-coalesce-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
 
 /**
  * Many interleaved connections with what changes verdicts: idle gaps longer and
@@ -29,21 +28,9 @@ function scenario(seed: number): FixturePacket[] {
     const clientPort = 30000 + connection;
     const serverPort = connection % 2 === 0 ? 80 : 8080;
     let timeMs = next() * 3000;
-    let clientSeq = 1000;
-    let serverSeq = 5000;
+    const conversation = new TcpConversation({ client, server, clientPort, serverPort }, next);
     const send = (fromClient: boolean, flags: TcpFlagName[], payloadBytes: number, ttl?: number): void => {
-      const frame = buildTcp({
-        src: fromClient ? client : server,
-        dst: fromClient ? server : client,
-        srcPort: fromClient ? clientPort : serverPort,
-        dstPort: fromClient ? serverPort : clientPort,
-        flags,
-        seq: fromClient ? clientSeq : serverSeq,
-        ack: fromClient ? serverSeq : clientSeq,
-        ttl: ttl ?? (fromClient ? 64 : 62),
-        ipId: Math.floor(next() * 65536),
-        payload: new Uint8Array(payloadBytes),
-      });
+      const frame = conversation.frame(fromClient, flags, payloadBytes, ttl);
       events.push({ timeMs, frame });
       if (next() < 0.15) {
         // The same packet again on a second interface, one hop later.
@@ -51,8 +38,6 @@ function scenario(seed: number): FixturePacket[] {
         copy[22] -= 1; // IPv4 TTL in an Ethernet frame
         events.push({ timeMs: timeMs + 0.2, frame: copy });
       }
-      if (fromClient) clientSeq += payloadBytes;
-      else serverSeq += payloadBytes;
     };
     send(true, ['SYN'], 0);
     timeMs += 1;

@@ -6,8 +6,8 @@ import { scanCaptureFile, type ScanOptions } from '../../src/analyze/capture-sca
 import { loadScanBinding } from '../../src/analyze/native-scan';
 import { pcapngBlock } from '../../src/evidence/pcapng-writer';
 import { writePcap, writePcapng, type FixturePacket } from '../support/capture-writer';
-import { buildTcp, buildUdp, type LinkKind, type TcpFlagName } from '../support/packet-builder';
-import { CAPTURE_FIXTURES, captureDir, recordingSink, seededRandom } from './scan-fixtures';
+import { buildUdp, type LinkKind, type TcpFlagName } from '../support/packet-builder';
+import { CAPTURE_FIXTURES, captureDir, recordingSink, seededRandom, TcpConversation } from './scan-fixtures';
 
 /**
  * The native scanner (native/src/capture_scan.cc) against the TypeScript scan it
@@ -47,23 +47,9 @@ function traffic(seed: number, link: LinkKind, family: 4 | 6, connections = 30, 
     const clientPort = 30000 + connection;
     const serverPort = connection % 2 === 0 ? 80 : 8080;
     let timeMs = next() * 3000;
-    let clientSeq = 1000;
-    let serverSeq = 5000;
+    const conversation = new TcpConversation({ client, server, clientPort, serverPort }, next, { link, ...extra, fill: connection });
     const send = (fromClient: boolean, flags: TcpFlagName[], payloadBytes: number): void => {
-      const frame = buildTcp({
-        link,
-        ...extra,
-        src: fromClient ? client : server,
-        dst: fromClient ? server : client,
-        srcPort: fromClient ? clientPort : serverPort,
-        dstPort: fromClient ? serverPort : clientPort,
-        flags,
-        seq: fromClient ? clientSeq : serverSeq,
-        ack: fromClient ? serverSeq : clientSeq,
-        ttl: fromClient ? 64 : 62,
-        ipId: Math.floor(next() * 65536),
-        payload: new Uint8Array(payloadBytes).fill(connection),
-      });
+      const frame = conversation.frame(fromClient, flags, payloadBytes);
       events.push({ timeMs, frame });
       if (next() < 0.15) {
         const copy = Uint8Array.from(frame);
@@ -71,8 +57,6 @@ function traffic(seed: number, link: LinkKind, family: 4 | 6, connections = 30, 
         copy[ttlAt] += next() < 0.5 ? -1 : 1; // seen one hop later, or (a copy from before a hop) one earlier
         events.push({ timeMs: timeMs + next() * 0.2, frame: copy });
       }
-      if (fromClient) clientSeq += payloadBytes;
-      else serverSeq += payloadBytes;
     };
     send(true, ['SYN'], 0);
     timeMs += 1;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import type { ScanSink } from '../../src/analyze/capture-scan';
+import { buildTcp, type LinkKind, type TcpFlagName } from '../support/packet-builder';
 
 /** Helpers shared by the scan tests (native scanner, scan thread, coalescing). */
 
@@ -40,4 +41,42 @@ export function seededRandom(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * One TCP connection of a generated capture: each frame either side sends, with the
+ * sequence numbers advancing by what it sent and a random IP ID per frame.
+ */
+export class TcpConversation {
+  private clientSeq = 1000;
+  private serverSeq = 5000;
+
+  constructor(
+    private readonly ends: { client: string; server: string; clientPort: number; serverPort: number },
+    private readonly next: () => number,
+    /** Link framing (default Ethernet), VLAN tags, and the byte payloads are filled with. */
+    private readonly framing: { link?: LinkKind; vlanIds?: number[]; fill?: number } = {},
+  ) {}
+
+  /** The next frame from the client or the server; TTL 64 from the client and 62 from the server unless given. */
+  frame(fromClient: boolean, flags: TcpFlagName[], payloadBytes: number, ttl?: number): Uint8Array {
+    const { client, server, clientPort, serverPort } = this.ends;
+    const { fill = 0, ...link } = this.framing;
+    const frame = buildTcp({
+      ...link,
+      src: fromClient ? client : server,
+      dst: fromClient ? server : client,
+      srcPort: fromClient ? clientPort : serverPort,
+      dstPort: fromClient ? serverPort : clientPort,
+      flags,
+      seq: fromClient ? this.clientSeq : this.serverSeq,
+      ack: fromClient ? this.serverSeq : this.clientSeq,
+      ttl: ttl ?? (fromClient ? 64 : 62),
+      ipId: Math.floor(this.next() * 65536),
+      payload: new Uint8Array(payloadBytes).fill(fill),
+    });
+    if (fromClient) this.clientSeq += payloadBytes;
+    else this.serverSeq += payloadBytes;
+    return frame;
+  }
 }
