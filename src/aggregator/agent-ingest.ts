@@ -298,7 +298,7 @@ export class AgentIngest {
     return session;
   }
 
-  /** Stores a batch inside the open transaction; returns what to do once it is committed. */
+  /** Stores a batch inside the open transaction; returns what to ack and report once it is committed. */
   private ingestFindings({ socket, session, receivedMs }: PendingWrite, message: FindingsMessage): Committed {
     const result = this.options.store.ingest(session.agentId, message.items, receivedMs);
     return { socket, seq: result.lastSeq, changed: result.changed, duplicates: result.duplicates };

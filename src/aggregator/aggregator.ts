@@ -38,6 +38,9 @@ export interface AggregatorOptions {
 /** How often pending cross-node verdicts are decided. */
 const VERDICT_TICK_MS = 500;
 
+/** Resets stored by one commit, summed per label set of rstprobe_resets_total (keyed by the labels joined). */
+type ResetCounts = Map<string, { labels: { cause: string; namespace: string; sent_by: string }; added: number }>;
+
 /**
  * The aggregator: agents' findings in (`/api/v1/agents`), one store, cross-node
  * verdicts, the read API, the live stream, the UI and metrics out. It only composes;
@@ -110,7 +113,7 @@ export class Aggregator {
   }
 
   private afterStored(changed: StoredChange[]): void {
-    const resets = new Map<string, { labels: { cause: string; namespace: string; sent_by: string }; added: number }>();
+    const resets: ResetCounts = new Map();
     for (const { finding, update, added } of changed) {
       this.count(finding, added, resets);
       this.stream.publish(finding, update);
@@ -131,7 +134,7 @@ export class Aggregator {
   }
 
   /** Metrics of one stored finding; reset counts are summed into `resets` by label set. */
-  private count(finding: Finding, added: number, resets: Map<string, { labels: { cause: string; namespace: string; sent_by: string }; added: number }>): void {
+  private count(finding: Finding, added: number, resets: ResetCounts): void {
     const { metrics } = this.options;
     if (finding.kind === 'pmtu') {
       const toNode = finding.to.node ?? finding.to.ip;
